@@ -1,0 +1,183 @@
+import { ConfigError } from './errors.js';
+import { LOG_LEVELS, type LogLevel } from './services/logger.js';
+import { TextLimit } from './stun/attributes/text.js';
+import { parseIp } from './stun/ip.js';
+
+/** A listen address: IP literal and port. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** The daemon's effective configuration after defaults and validation. */
+export interface ServerConfig {
+  /** UDP and TCP listen addresses (STUN/TURN). */
+  listen: HostPort[];
+  /** TLS listen addresses; used only when `cert` and `key` are set. */
+  tlsListen: HostPort[];
+  /** PEM certificate chain file for TLS. */
+  cert?: string;
+  /** PEM private key file for TLS. */
+  key?: string;
+  /** RFC 5780 alternate IP address; enables CHANGE-REQUEST, OTHER-ADDRESS and RESPONSE-ORIGIN. */
+  altAddress?: string;
+  /** RFC 5780 alternate port (default: the primary listen port + 1). */
+  altPort?: number;
+  /** SOFTWARE attribute text, or null for none. */
+  software: string | null;
+  /** Log threshold. */
+  logLevel: LogLevel;
+  /** Seconds of silence after which a TCP/TLS connection is closed. */
+  streamIdleTimeout: number;
+  /** True when `listen`/`tlsListen` are the built-in defaults (a family the host lacks is then skipped). */
+  defaultListeners: boolean;
+}
+
+/** STUN's registered ports (RFC 8489 §18.4). */
+export const DEFAULT_PORT = 3478;
+/** STUN over TLS's registered port. */
+export const DEFAULT_TLS_PORT = 5349;
+
+/** The built-in defaults: every interface, IPv4 and IPv6, on the registered ports. */
+export const DEFAULTS: ServerConfig = {
+  listen: [
+    { host: '0.0.0.0', port: DEFAULT_PORT },
+    { host: '::', port: DEFAULT_PORT },
+  ],
+  tlsListen: [
+    { host: '0.0.0.0', port: DEFAULT_TLS_PORT },
+    { host: '::', port: DEFAULT_TLS_PORT },
+  ],
+  software: 'turnkit',
+  logLevel: 'info',
+  streamIdleTimeout: 30,
+  defaultListeners: true,
+};
+
+/** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */
+export function parseHostPort(text: string, option: string, defaultPort: number): HostPort {
+  const bad = (why: string): ConfigError =>
+    new ConfigError(`${option} "${text}": ${why} (expected IP:PORT, e.g. 127.0.0.1:3478 or [::1]:3478)`);
+  let host: string;
+  let portText: string | undefined;
+  const bracket = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  if (bracket) {
+    host = bracket[1]!;
+    portText = bracket[2];
+  } else if ((text.match(/:/g) ?? []).length === 1) {
+    [host, portText] = text.split(':') as [string, string];
+  } else {
+    host = text;
+  }
+  if (!parseIp(host)) throw bad(`"${host}" is not an IP address`);
+  const port = portText === undefined ? defaultPort : parsePort(portText, option, text);
+  return { host, port };
+}
+
+/** Parses a port number 0–65535 (0 asks the OS for a free one). */
+export function parsePort(text: string, option: string, whole = text): number {
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) {
+    throw new ConfigError(`${option} "${whole}": port must be a number from 0 to 65535`);
+  }
+  return Number(text);
+}
+
+/** True for 0.0.0.0 and ::, which bind every interface. */
+export function isWildcard(host: string): boolean {
+  const ip = parseIp(host);
+  return ip !== undefined && ip.bytes.every((b) => b === 0);
+}
+
+/** Formats a host and port the way flags take them (brackets around IPv6). */
+export function formatHostPort(hp: HostPort): string {
+  return hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+}
+
+/** Options as given by flags (or, later, a file and the environment) before defaults are applied. */
+export interface ConfigInput {
+  listen?: HostPort[];
+  tlsListen?: HostPort[];
+  cert?: string;
+  key?: string;
+  altAddress?: string;
+  altPort?: number;
+  software?: string | null;
+  logLevel?: string;
+  streamIdleTimeout?: number;
+}
+
+/** The RFC 5780 primary: the first listen address of the alternate address's family. */
+export function rfc5780Primary(config: ServerConfig): HostPort | undefined {
+  if (!config.altAddress) return undefined;
+  const family = parseIp(config.altAddress)!.family;
+  return config.listen.find((l) => parseIp(l.host)!.family === family);
+}
+
+/** Applies defaults and checks every value; throws ConfigError naming the option and the fix. */
+export function resolveConfig(input: ConfigInput): ServerConfig {
+  const config: ServerConfig = {
+    ...DEFAULTS,
+    listen: input.listen && input.listen.length > 0 ? input.listen : DEFAULTS.listen,
+    tlsListen: input.tlsListen && input.tlsListen.length > 0 ? input.tlsListen : DEFAULTS.tlsListen,
+    defaultListeners: !(input.listen && input.listen.length > 0),
+  };
+  if (input.cert !== undefined) config.cert = input.cert;
+  if (input.key !== undefined) config.key = input.key;
+  if ((config.cert === undefined) !== (config.key === undefined)) {
+    throw new ConfigError('--cert and --key go together: give both PEM files, or neither to turn TLS off');
+  }
+  if (input.tlsListen && input.tlsListen.length > 0 && config.cert === undefined) {
+    throw new ConfigError('--tls-listen needs a certificate: add --cert FILE --key FILE');
+  }
+  if (input.software !== undefined) {
+    if (input.software !== null && Buffer.byteLength(input.software) > TextLimit.Software) {
+      throw new ConfigError(`--software: at most ${TextLimit.Software} bytes`);
+    }
+    config.software = input.software;
+  }
+  if (input.logLevel !== undefined) {
+    if (!(LOG_LEVELS as readonly string[]).includes(input.logLevel)) {
+      throw new ConfigError(`--log-level "${input.logLevel}": use one of ${LOG_LEVELS.join(', ')}`);
+    }
+    config.logLevel = input.logLevel as LogLevel;
+  }
+  if (input.streamIdleTimeout !== undefined) {
+    const s = input.streamIdleTimeout;
+    if (!Number.isInteger(s) || s < 1 || s > 3600) {
+      throw new ConfigError(`--stream-idle-timeout "${s}": use whole seconds from 1 to 3600`);
+    }
+    config.streamIdleTimeout = s;
+  }
+  if (input.altPort !== undefined && input.altAddress === undefined) {
+    throw new ConfigError('--alt-port needs --alt-address IP (the second address RFC 5780 answers from)');
+  }
+  if (input.altAddress !== undefined) resolveRfc5780(config, input.altAddress, input.altPort);
+  return config;
+}
+
+function resolveRfc5780(config: ServerConfig, altAddress: string, altPort: number | undefined): void {
+  const alt = parseIp(altAddress);
+  if (!alt) throw new ConfigError(`--alt-address "${altAddress}": not an IP address`);
+  if (isWildcard(altAddress)) throw new ConfigError(`--alt-address "${altAddress}": give a specific local IP`);
+  config.altAddress = altAddress;
+  const primary = rfc5780Primary(config);
+  if (!primary) {
+    throw new ConfigError(`--alt-address ${altAddress}: add a --listen address of the same IP family to pair it with`);
+  }
+  if (isWildcard(primary.host)) {
+    throw new ConfigError(
+      `--alt-address needs a specific --listen address, not ${primary.host} (e.g. --listen 203.0.113.1:3478)`,
+    );
+  }
+  if (parseIp(primary.host)!.bytes.equals(alt.bytes)) {
+    throw new ConfigError(`--alt-address ${altAddress} must differ from the --listen address ${primary.host}`);
+  }
+  const port = altPort ?? primary.port + 1;
+  if (primary.port === 0 && altPort === undefined) {
+    throw new ConfigError('--alt-address with --listen port 0 needs an explicit --alt-port');
+  }
+  if (port === primary.port || port > 65535) {
+    throw new ConfigError(`--alt-port ${port}: must be a port from 1 to 65535 other than ${primary.port}`);
+  }
+  config.altPort = port;
+}
