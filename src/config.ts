@@ -121,6 +121,14 @@ export function resolveConfig(input: ConfigInput): ServerConfig {
     tlsListen: input.tlsListen && input.tlsListen.length > 0 ? input.tlsListen : DEFAULTS.tlsListen,
     defaultListeners: !(input.listen && input.listen.length > 0),
   };
+  for (const [option, list] of [['--listen', config.listen], ['--tls-listen', config.tlsListen]] as const) {
+    const seen = new Set<string>();
+    for (const hp of list) {
+      const key = formatHostPort({ host: parseIp(hp.host)!.bytes.join('.'), port: hp.port });
+      if (hp.port !== 0 && seen.has(key)) throw new ConfigError(`${option} ${formatHostPort(hp)} is given twice; list each address once`);
+      seen.add(key);
+    }
+  }
   if (input.cert !== undefined) config.cert = input.cert;
   if (input.key !== undefined) config.key = input.key;
   if ((config.cert === undefined) !== (config.key === undefined)) {
