@@ -1,0 +1,95 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import { AttributeType, MAGIC_COOKIE, MessageClass, Method } from '../../src/stun/constants.js';
+import { decodeXorAddress } from '../../src/stun/attributes/address.js';
+import { decodeMessage, encodeMessage, getAttribute } from '../../src/stun/message.js';
+
+const BIN = fileURLToPath(new URL('../../bin/turnkit.js', import.meta.url));
+
+/** Runs the CLI with a hard time limit and returns what it printed. */
+function runCli(args: string[], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const badFlags: Array<[string[], RegExp]> = [
+  [['serve', '--listen', '1.2.3:99'], /--listen "1\.2\.3:99".*not an IP address/],
+  [['serve', '--listen', '127.0.0.1:70000'], /port must be a number from 0 to 65535/],
+  [['serve', '--bogus'], /unknown option '--bogus'/],
+  [['serve', '--alt-address', '127.0.0.2'], /--alt-address needs a specific --listen address/],
+  [['serve', '--listen', '127.0.0.1:0', '--cert', '/nonexistent.pem', '--key', '/nonexistent.key'], /cannot read TLS certificate or key/],
+  [['serve', '--log-level', 'loud'], /--log-level/],
+  [['serve', '--tls-listen', '127.0.0.1:0'], /--tls-listen needs a certificate/],
+  [['serve', '--stream-idle-timeout', 'soon'], /--stream-idle-timeout/],
+];
+for (const [args, message] of badFlags) {
+  t.test(`bad flags exit non-zero with one line: ${args.slice(1).join(' ')}`, async (t) => {
+    const r = await runCli(args);
+    t.not(r.code, 0);
+    t.match(r.stderr, message);
+    t.equal(r.stderr.trim().split('\n').length, 1, 'exactly one line');
+    t.equal(r.stdout, '', 'nothing on stdout');
+  });
+}
+
+t.test('serve binds, logs one ready line with its listeners, answers Binding, exits 0 on SIGTERM', async (t) => {
+  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--log-level', 'info'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  const lines: string[] = [];
+  const ready = await new Promise<{ listeners: Array<{ transport: string; address: string; port: number }> }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no ready line')), 10_000);
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        lines.push(line);
+        const parsed = JSON.parse(line) as { msg: string; listeners: Array<{ transport: string; address: string; port: number }> };
+        if (parsed.msg === 'ready') {
+          clearTimeout(timer);
+          resolve(parsed);
+        }
+      }
+    });
+  });
+  t.ok(lines.some((l) => /TLS listener off/.test(l)), 'says in one line that TLS is off without a certificate');
+  const udp = ready.listeners.find((l) => l.transport === 'udp')!;
+  t.equal(udp.address, '127.0.0.1');
+  t.ok(ready.listeners.find((l) => l.transport === 'tcp' && l.port > 0));
+
+  const socket = dgram.createSocket('udp4');
+  t.teardown(() => socket.close());
+  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+  const transactionId = randomBytes(12);
+  const req = encodeMessage({ method: Method.Binding, cls: MessageClass.Request, transactionId, cookie: MAGIC_COOKIE, attributes: [] });
+  const answer = new Promise<Buffer>((r) => socket.once('message', (m) => r(m)));
+  socket.send(req, udp.port, '127.0.0.1');
+  const res = decodeMessage(await answer);
+  t.ok(res.ok);
+  if (res.ok) {
+    const mapped = decodeXorAddress(getAttribute(res.message, AttributeType.XorMappedAddress)!.value, transactionId);
+    t.same(mapped, { family: 'IPv4', address: '127.0.0.1', port: socket.address().port });
+  }
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  t.equal(await exited, 0, 'graceful shutdown exits 0');
+});

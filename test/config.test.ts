@@ -1,0 +1,69 @@
+import t from 'tap';
+import { ConfigError } from '../src/errors.js';
+import { DEFAULTS, isWildcard, parseHostPort, resolveConfig } from '../src/config.js';
+
+t.test('parseHostPort takes IPv4, bracketed IPv6 and bare IPs', async (t) => {
+  t.same(parseHostPort('127.0.0.1:3478', '--listen', 1), { host: '127.0.0.1', port: 3478 });
+  t.same(parseHostPort('[::1]:5349', '--listen', 1), { host: '::1', port: 5349 });
+  t.same(parseHostPort('[::1]', '--listen', 3478), { host: '::1', port: 3478 });
+  t.same(parseHostPort('::1', '--listen', 3478), { host: '::1', port: 3478 });
+  t.same(parseHostPort('10.0.0.1', '--listen', 3478), { host: '10.0.0.1', port: 3478 });
+});
+
+t.test('parseHostPort rejects bad input with a message naming the option and the value', async (t) => {
+  for (const bad of ['1.2.3:99', 'localhost:3478', '127.0.0.1:65536', '127.0.0.1:-1', '127.0.0.1:abc', '[::1:3478', '']) {
+    t.throws(() => parseHostPort(bad, '--listen', 3478), ConfigError, bad);
+  }
+  try {
+    parseHostPort('127.0.0.1:99999', '--listen', 3478);
+  } catch (err) {
+    t.match((err as Error).message, /--listen "127\.0\.0\.1:99999".*0 to 65535/);
+    t.equal((err as ConfigError).code, 'ERR_CONFIG_INVALID');
+  }
+});
+
+t.test('defaults: UDP/TCP on 3478 and TLS on 5349, both families, SOFTWARE without a version', async (t) => {
+  const c = resolveConfig({});
+  t.same(c.listen, DEFAULTS.listen);
+  t.same(c.listen.map((l) => l.port), [3478, 3478]);
+  t.same(c.tlsListen.map((l) => l.port), [5349, 5349]);
+  t.equal(c.software, 'turnkit');
+  t.equal(c.defaultListeners, true);
+  t.equal(c.cert, undefined);
+  t.equal(resolveConfig({ listen: [{ host: '127.0.0.1', port: 1 }] }).defaultListeners, false);
+});
+
+t.test('RFC 5780 alternate address: pairs with the first listen of its family, alt port defaults to +1', async (t) => {
+  const c = resolveConfig({ listen: [{ host: '127.0.0.1', port: 4000 }], altAddress: '127.0.0.2' });
+  t.equal(c.altAddress, '127.0.0.2');
+  t.equal(c.altPort, 4001);
+  t.equal(resolveConfig({ listen: [{ host: '127.0.0.1', port: 4000 }], altAddress: '127.0.0.2', altPort: 5000 }).altPort, 5000);
+});
+
+const invalid: Array<[string, Parameters<typeof resolveConfig>[0], RegExp]> = [
+  ['alt address with wildcard listen', { altAddress: '127.0.0.2' }, /specific --listen/],
+  ['alt address not an IP', { listen: [{ host: '127.0.0.1', port: 1 }], altAddress: 'nope' }, /not an IP/],
+  ['alt address equal to listen', { listen: [{ host: '127.0.0.1', port: 1 }], altAddress: '127.0.0.1' }, /must differ/],
+  ['alt address of another family', { listen: [{ host: '127.0.0.1', port: 1 }], altAddress: '::2' }, /same IP family/],
+  ['alt port equal to listen port', { listen: [{ host: '127.0.0.1', port: 1 }], altAddress: '127.0.0.2', altPort: 1 }, /--alt-port/],
+  ['alt port without alt address', { altPort: 4000 }, /--alt-port needs --alt-address/],
+  ['alt address with port 0 and no alt port', { listen: [{ host: '127.0.0.1', port: 0 }], altAddress: '127.0.0.2' }, /explicit --alt-port/],
+  ['cert without key', { cert: '/x' }, /--cert and --key go together/],
+  ['tls-listen without cert', { tlsListen: [{ host: '127.0.0.1', port: 1 }] }, /--tls-listen needs a certificate/],
+  ['log level', { logLevel: 'loud' }, /--log-level "loud": use one of debug/],
+  ['idle timeout 0', { streamIdleTimeout: 0 }, /--stream-idle-timeout/],
+  ['software too long', { software: 'x'.repeat(800) }, /--software/],
+  ['duplicate listen', { listen: [{ host: '127.0.0.1', port: 7 }, { host: '127.0.0.1', port: 7 }] }, /given twice/],
+];
+for (const [name, input, message] of invalid) {
+  t.test(`invalid: ${name}`, async (t) => {
+    t.throws(() => resolveConfig(input), { name: 'ConfigError', code: 'ERR_CONFIG_INVALID', message });
+  });
+}
+
+t.test('isWildcard', async (t) => {
+  t.ok(isWildcard('0.0.0.0'));
+  t.ok(isWildcard('::'));
+  t.notOk(isWildcard('127.0.0.1'));
+  t.notOk(isWildcard('::1'));
+});
