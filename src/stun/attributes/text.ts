@@ -12,7 +12,9 @@ export function decodeText(value: Buffer, maxBytes: number): string | undefined 
   if (value.length > maxBytes) return undefined;
   const text = value.toString('utf8');
   // Invalid sequences decode to U+FFFD; a round trip that changes the bytes means the input was bad.
-  if (text.includes('\uFFFD') && Buffer.byteLength(text, 'utf8') !== value.length) return undefined;
+  // Compare the bytes, not the count: a truncated 4-byte sequence (F0 90 80) becomes one U+FFFD,
+  // which is 3 bytes too.
+  if (text.includes('\uFFFD') && !Buffer.from(text, 'utf8').equals(value)) return undefined;
   return text;
 }
 
