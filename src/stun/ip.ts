@@ -70,6 +70,10 @@ export function parseIp(text: string): { family: IpFamily; bytes: Buffer } | und
 /** Formats 4 or 16 address bytes as text (RFC 5952 canonical form for IPv6). */
 export function formatIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  // RFC 5952 §5: IPv4-mapped addresses (::ffff:0:0/96) in mixed notation, as Node reports them.
+  if (bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `::ffff:${formatIp(bytes.subarray(12))}`;
+  }
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
   // RFC 5952 §4.2: compress the longest run (first on ties) of two or more zero groups.
