@@ -4,8 +4,11 @@
  * profile prohibits, so callers decide whether to reject or fall back.
  */
 
-// RFC 3454 C.1.2: non-ASCII space characters, mapped to U+0020 by both profiles.
+// RFC 3454 C.1.2: non-ASCII space characters, mapped to U+0020 by SASLprep.
 const NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200B\u202F\u205F\u3000]/g;
+// RFC 8265 §4.2.1: OpaqueString maps only general category Zs. That is C.1.2 without U+200B
+// ZERO WIDTH SPACE (Cf), which is default-ignorable and therefore disallowed instead.
+const ZS_NON_ASCII_SPACE = /[\u00A0\u1680\u2000-\u200A\u202F\u205F\u3000]/g;
 // RFC 3454 B.1: "commonly mapped to nothing" (SASLprep removes these).
 const MAPPED_TO_NOTHING = /[\u00AD\u034F\u1806\u180B-\u180D\u200B-\u200D\u2060\uFE00-\uFE0F\uFEFF]/g;
 // Controls (C.2.1, C.2.2), private use (C.3), non-characters (C.4), surrogates handled by JS, and
@@ -25,7 +28,7 @@ export function saslprep(input: string): string | undefined {
 
 /** RFC 8265 §4.2 OpaqueString: map non-ASCII spaces to U+0020, NFC, reject empty or disallowed. */
 export function opaqueString(input: string): string | undefined {
-  const out = input.replace(NON_ASCII_SPACE, ' ').normalize('NFC');
+  const out = input.replace(ZS_NON_ASCII_SPACE, ' ').normalize('NFC');
   if (out.length === 0 || OPAQUE_DISALLOWED.test(out)) return undefined;
   return out;
 }
