@@ -11,6 +11,8 @@ function rfcSpelling(name: string): string {
 const ATTRIBUTE_NAMES = new Map<number, string>(
   Object.entries(AttributeType).map(([name, type]) => [type, rfcSpelling(name)]),
 );
+// RFC 7982 registered this one with underscores, unlike every other attribute.
+ATTRIBUTE_NAMES.set(AttributeType.TransactionTransmitCounter, 'TRANSACTION_TRANSMIT_COUNTER');
 const METHOD_NAMES = new Map<number, string>(Object.entries(Method).map(([name, m]) => [m, name]));
 
 /** The RFC name of an attribute type (e.g. "XOR-MAPPED-ADDRESS"), or its hex for unknown types. */
