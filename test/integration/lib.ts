@@ -222,6 +222,18 @@ export interface MetricsRegistry {
   getMetricsAsJSON(): Promise<MetricJson[]> | MetricJson[];
 }
 
+/**
+ * The registry behind `metrics`: the contract says `metrics` is the prom-client Registry; accept
+ * an object holding it as `.registry` too, so the behaviour tests run either way (bad-input.test
+ * asserts the contract shape separately).
+ */
+function registryOf(reg: MetricsRegistry | { registry: MetricsRegistry }): MetricsRegistry {
+  if (typeof (reg as MetricsRegistry).getMetricsAsJSON === 'function') return reg as MetricsRegistry;
+  const inner = (reg as { registry?: MetricsRegistry }).registry;
+  if (inner && typeof inner.getMetricsAsJSON === 'function') return inner;
+  throw new Error('metrics is neither a prom-client Registry nor an object with .registry');
+}
+
 export interface StartOptions {
   listen: Array<{ host: string; port: number }>;
   altAddress?: string;
@@ -369,7 +381,7 @@ export async function startTurnkitCliRfc5780(t: Teardown, extra: string[] = []):
 
 /** Sum of a counter's values whose labels match `labels` (all given labels equal). */
 export async function counterSum(reg: MetricsRegistry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const all = await reg.getMetricsAsJSON();
+  const all = await registryOf(reg).getMetricsAsJSON();
   const m = all.find((x) => x.name === name);
   if (!m) return 0;
   let sum = 0;
@@ -381,7 +393,12 @@ export async function counterSum(reg: MetricsRegistry, name: string, labels: Rec
 
 /** Whether a metric of this name is registered at all. */
 export async function hasMetric(reg: MetricsRegistry, name: string): Promise<boolean> {
-  return (await reg.getMetricsAsJSON()).some((x) => x.name === name);
+  return (await registryOf(reg).getMetricsAsJSON()).some((x) => x.name === name);
+}
+
+/** All metrics as JSON (see registryOf). */
+export async function metricsJson(reg: MetricsRegistry): Promise<MetricJson[]> {
+  return registryOf(reg).getMetricsAsJSON();
 }
 
 /** Polls until the counter reaches at least `atLeast` or timeoutMs passes; returns the last value. */
