@@ -75,7 +75,7 @@ trap cleanup EXIT
 before_pids=" $(pidof turnserver 2>/dev/null || true) "
 
 export DEBIAN_FRONTEND=noninteractive
-apt_opts=(-o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+apt_opts=(-o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 rc=0
 apt-get "${apt_opts[@]}" update -q || rc=$?
 if [[ $rc -eq 0 ]]; then

@@ -251,38 +251,11 @@ function countTap(lines) {
   const pathTo = (ind) =>
     [...subtestNames.entries()].filter(([d]) => d < ind).sort((a, b) => a[0] - b[0]).map(([, n]) => n);
 
-  for (const raw of lines) {
-    const line = raw.replace(/\r$/, '');
-    const ind = line.length - line.trimStart().length;
-    const body = line.slice(ind);
-    if (yamlIndent >= 0) {
-      if (body.trimEnd() === '...' && ind <= yamlIndent) yamlIndent = -1;
-      continue;
-    }
-    if (body.trimEnd() === '---' && lastPointIndent >= 0 && ind > lastPointIndent) {
-      yamlIndent = ind;
-      continue;
-    }
-    const sub = /^# Subtest(?::\s*(.*))?$/.exec(body);
-    if (sub) {
-      subtestNames.set(ind, (sub[1] ?? '(unnamed)').trim());
-      continue;
-    }
-    const plan = /^1\.\.(\d+)(?:\s*#\s*(.*))?$/.exec(body);
-    if (plan) {
-      if (ind === 0) res.plan = { count: Number(plan[1]), reason: (plan[2] ?? '').trim() };
-      continue;
-    }
-    const bail = /^Bail out!(.*)$/.exec(body);
-    if (bail) {
-      res.bailout = bail[1].trim() || 'bailed out';
-      continue;
-    }
-    const pt = /^(not ok|ok)\b(?:\s+\d+)?(?:\s+-)?\s*(.*)$/.exec(body);
-    if (!pt) continue;
-    lastPointIndent = ind;
-    const ok = pt[1] === 'ok';
-    const { name, directive, reason } = splitDirective(pt[2]);
+  const braced = new Map(); // indent -> result line of a `{`-buffered subtest awaiting its `}`
+
+  /** Counts one test point (see above): a leaf by itself, a parent by what its body counted. */
+  const point = (ind, ok, rest) => {
+    const { name, directive, reason } = splitDirective(rest);
     // gather (and close) everything deeper: that is this point's subtest body
     const kids = { passed: 0, failed: 0, skipped: 0, points: 0 };
     for (const [d, f] of [...frames.entries()]) {
@@ -316,7 +289,52 @@ function countTap(lines) {
       res.failures.push(path.join(' › '));
     }
     for (const d of [...subtestNames.keys()]) if (d >= ind) subtestNames.delete(d);
+  };
+
+  for (const raw of lines) {
+    const line = raw.replace(/\r$/, '');
+    const ind = line.length - line.trimStart().length;
+    const body = line.slice(ind);
+    if (yamlIndent >= 0) {
+      if (body.trimEnd() === '...' && ind <= yamlIndent) yamlIndent = -1;
+      continue;
+    }
+    if (body.trimEnd() === '---' && lastPointIndent >= 0 && ind > lastPointIndent) {
+      yamlIndent = ind;
+      continue;
+    }
+    const sub = /^# Subtest(?::\s*(.*))?$/.exec(body);
+    if (sub) {
+      subtestNames.set(ind, (sub[1] ?? '(unnamed)').trim());
+      continue;
+    }
+    const plan = /^1\.\.(\d+)(?:\s*#\s*(.*))?$/.exec(body);
+    if (plan) {
+      if (ind === 0) res.plan = { count: Number(plan[1]), reason: (plan[2] ?? '').trim() };
+      continue;
+    }
+    const bail = /^Bail out!(.*)$/.exec(body);
+    if (bail) {
+      res.bailout = bail[1].trim() || 'bailed out';
+      continue;
+    }
+    // TAP 14 buffered subtest: `ok 1 - name {`, body, `}`; the body follows the
+    // result line, so count the point when its closing brace arrives
+    if (body.trimEnd() === '}' && braced.has(ind)) {
+      const p = braced.get(ind);
+      braced.delete(ind);
+      point(ind, p.ok, p.rest);
+      continue;
+    }
+    const pt = /^(not ok|ok)\b(?:\s+\d+)?(?:\s+-)?\s*(.*)$/.exec(body);
+    if (!pt) continue;
+    lastPointIndent = ind;
+    const rest = pt[2].replace(/\s*\{\s*$/, '');
+    if (rest !== pt[2]) braced.set(ind, { ok: pt[1] === 'ok', rest });
+    else point(ind, pt[1] === 'ok', rest);
   }
+  // a `{` never closed (or a test name that merely ends in `{`): count it as it stands
+  for (const [ind, p] of [...braced.entries()].sort((a, b) => b[0] - a[0])) point(ind, p.ok, p.rest);
   // Points left deeper than the top level belong to subtests that never closed
   // (the process died mid-subtest): count what they did.
   for (const [d, f] of frames) {
@@ -338,11 +356,16 @@ try {
   // older/newer tap without the mock plugin: tests just can't use mockImport
 }
 
-/** Environment for a test file: ours, minus any TAP settings of an enclosing tap run. */
+// Variables by which tap knows it runs under a parent (set by us, or by an
+// enclosing run such as the harness self-test); user settings like
+// TAP_SNAPSHOT=1 or TAP_GREP pass through.
+const PARENT_TAP_VARS = new Set(['TAP', 'TAP_CHILD_ID', 'TAP_CHILD_KEY', 'TAP_JOB_ID', 'TAP_TIMEOUT', 'TAP_CWD', 'TAP_BEFORE', 'TAP_AFTER']);
+
+/** Environment for a test file: ours, minus the parent-run settings of any enclosing tap run. */
 function childEnv(childId) {
   const e = {};
   for (const [k, v] of Object.entries(env)) {
-    if (k === 'TAP' || k.startsWith('TAP_') || k.startsWith('_TAPJS_')) continue;
+    if (PARENT_TAP_VARS.has(k) || k.startsWith('_TAPJS_')) continue;
     e[k] = v;
   }
   return {
@@ -447,6 +470,8 @@ function runFile(file) {
 function judge(r) {
   const c = countTap(r.stdout.split('\n'));
   let problem = r.problem;
+  // SIGALRM is how tap ends its own process after reporting a timeout
+  if (!problem && r.signal === 'SIGALRM') problem = 'timed out (tap ended it)';
   if (!problem && r.signal) problem = `killed by ${r.signal}`;
   if (!problem && r.code !== 0) problem = `exited with code ${r.code}`;
   if (!problem && c.bailout) problem = `bailed out: ${c.bailout}`;
@@ -490,7 +515,7 @@ function report(r, v) {
   const status = v.failed ? 'FAIL' : 'ok  ';
   const secs = (r.ms / 1000).toFixed(1);
   const lines = [`# ${status} ${rel(r.file)}  (${v.passed} passed, ${v.failed} failed, ${v.skipped} skipped, ${secs} s)`];
-  const tap = r.stdout.replace(/\n$/, '').split('\n').filter((l, i, a) => l !== '' || i < a.length - 1);
+  const tap = r.stdout.replace(/\n+$/, '').split('\n');
   const max = v.failed ? CONFIG.maxEchoLinesFailing : CONFIG.maxEchoLinesPassing;
   const shown = tap.length > max ? [...tap.slice(0, max), `# ... ${tap.length - max} more TAP lines not shown`] : tap;
   for (const l of shown) lines.push('    ' + l);
