@@ -53,7 +53,9 @@ export function longTermKey(
     .digest();
 }
 
-/** RFC 8489 §14.4: USERHASH = SHA-256(username ":" realm). */
+/** RFC 8489 §14.4: USERHASH = SHA-256(OpaqueString(username) ":" OpaqueString(realm)). */
 export function userhash(username: string, realm: string): Buffer {
-  return createHash('sha256').update(`${username}:${realm}`, 'utf8').digest();
+  return createHash('sha256')
+    .update(`${opaqueString(username) ?? username}:${opaqueString(realm) ?? realm}`, 'utf8')
+    .digest();
 }

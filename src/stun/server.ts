@@ -2,7 +2,7 @@ import { AttributeType, ErrorCode, HEADER_LENGTH, MessageClass, Method, isCompre
 import { encodeAddress, encodeXorAddress } from './attributes/address.js';
 import { encodeErrorCode } from './attributes/error-code.js';
 import { decodeChangeRequest, decodeResponsePort } from './attributes/nat-behavior.js';
-import { TextLimit, encodeText } from './attributes/text.js';
+import { encodeText } from './attributes/text.js';
 import { encodeUnknownAttributes } from './attributes/unknown-attributes.js';
 import type { TransportAddress } from './ip.js';
 import {
@@ -33,6 +33,12 @@ export type DropReason =
   | 'channel-data'
   | 'response-port-unusable'
   | 'internal-error';
+
+/**
+ * Longest SOFTWARE text sent: it goes into answers to unauthenticated requests, so it bounds how much
+ * larger than a request an answer can be (RFC 8489 §16.1.2 amplification).
+ */
+export const SOFTWARE_MAX_BYTES = 64;
 
 /** Every drop reason, for pre-registering metric labels. */
 export const DROP_REASONS: readonly DropReason[] = [
@@ -136,23 +142,25 @@ function errorResponse(reply: Reply, code: number, extra: StunAttribute[] = []):
 }
 
 /**
- * Encodes a response with SOFTWARE and PADDING only where they fit the amplification budget: the
- * response may exceed the request only by its address attributes (`addressBytes`).
+ * Encodes a response. SOFTWARE (at most SOFTWARE_MAX_BYTES, see config) is always added when
+ * configured; PADDING only within the amplification budget: the request's size plus the address
+ * attributes, so a padded answer is never larger than the padded request that asked for it.
  */
 function finish(reply: Reply, cls: MessageClass, attributes: StunAttribute[], addressBytes: number): Buffer {
   const { request, config } = reply;
   const fingerprint = getAttribute(request, AttributeType.Fingerprint) !== undefined;
+  if (config.software !== null) {
+    let software = encodeText(config.software, SOFTWARE_MAX_BYTES);
+    // RFC 3489 §11.2.10 (SERVER): the value itself must be a multiple of 4 bytes; classic parsers
+    // know no padding, so pad the text with spaces.
+    if (!hasMagicCookie(request) && software.length % 4 !== 0) {
+      software = Buffer.concat([software, Buffer.alloc(padded(software.length) - software.length, 0x20)]);
+    }
+    if (software.length > 0) attributes.push({ type: AttributeType.Software, value: software });
+  }
   const budget = request.raw!.length + addressBytes;
   let size = HEADER_LENGTH + (fingerprint ? 8 : 0);
   for (const a of attributes) size += 4 + padded(a.value.length);
-  if (config.software !== null) {
-    const software = encodeText(config.software, TextLimit.Software);
-    const cost = 4 + padded(software.length);
-    if (software.length > 0 && size + cost <= budget) {
-      attributes.push({ type: AttributeType.Software, value: software });
-      size += cost;
-    }
-  }
   if (request.method === Method.Binding && getAttribute(request, AttributeType.Padding) && size + 4 < budget) {
     // RFC 5780 §7.6: pad the response as the request was padded, so that both fragment alike;
     // never beyond the request's size plus the address attributes.
@@ -165,20 +173,40 @@ function finish(reply: Reply, cls: MessageClass, attributes: StunAttribute[], ad
   );
 }
 
-/** RFC 8489 §6.3.1 and RFC 5780 §6.1: the Binding request procedure, step by step. */
-function handleBindingRequest(request: StunMessage, event: StunRequestEvent, config: BindingServerConfig): StunOutcome {
-  const reply: Reply = { request, event, config };
-
-  // RFC 8489 §6.3.1.1: unknown comprehension-required attributes → 420 listing them.
+/** RFC 8489 §6.3.1.1: the comprehension-required attribute types a request carries that we do not know. */
+export function unknownComprehensionRequired(request: StunMessage): number[] {
   const unknown: number[] = [];
   for (const a of effectiveAttributes(request)) {
     if (isComprehensionRequired(a.type) && !UNDERSTOOD.has(a.type) && !unknown.includes(a.type)) unknown.push(a.type);
   }
-  if (unknown.length > 0) {
-    return errorResponse(reply, ErrorCode.UnknownAttribute, [
-      { type: AttributeType.UnknownAttributes, value: encodeUnknownAttributes(unknown) },
-    ]);
-  }
+  return unknown;
+}
+
+/** RFC 8489 §6.3.1: the error response for a request, unauthenticated (no MESSAGE-INTEGRITY). */
+export function unauthenticatedError(
+  request: StunMessage,
+  event: StunRequestEvent,
+  config: BindingServerConfig,
+  code: number,
+  extra: StunAttribute[] = [],
+): StunOutcome {
+  return errorResponse({ request, event, config }, code, extra);
+}
+
+/** The 420 answer naming the unknown attributes (RFC 8489 §6.3.1.1). */
+export function unknownAttributeError(request: StunMessage, event: StunRequestEvent, config: BindingServerConfig, unknown: number[]): StunOutcome {
+  return errorResponse({ request, event, config }, ErrorCode.UnknownAttribute, [
+    { type: AttributeType.UnknownAttributes, value: encodeUnknownAttributes(unknown) },
+  ]);
+}
+
+/** RFC 8489 §6.3.1 and RFC 5780 §6.1: the Binding request procedure, step by step. */
+export function handleBindingRequest(request: StunMessage, event: StunRequestEvent, config: BindingServerConfig): StunOutcome {
+  const reply: Reply = { request, event, config };
+
+  // RFC 8489 §6.3.1.1: unknown comprehension-required attributes → 420 listing them.
+  const unknown = unknownComprehensionRequired(request);
+  if (unknown.length > 0) return unknownAttributeError(request, event, config, unknown);
 
   // Only Binding is served here; other methods are not ours to answer (RFC 8489 §6.3.1: 400).
   if (request.method !== Method.Binding) return errorResponse(reply, ErrorCode.BadRequest);
@@ -221,6 +249,9 @@ function handleBindingRequest(request: StunMessage, event: StunRequestEvent, con
   };
   if (hasMagicCookie(request)) {
     add(AttributeType.XorMappedAddress, encodeXorAddress(event.source, request.transactionId), event.source);
+    // A NAT-discovery server also sends the plain MAPPED-ADDRESS: a payload-rewriting ALG alters it but
+    // not the XORed one, so clients can detect such ALGs by comparing the two.
+    if (config.rfc5780) add(AttributeType.MappedAddress, encodeAddress(event.source), event.source);
     if (otherAddress) add(AttributeType.OtherAddress, encodeAddress(otherAddress), otherAddress);
     if (responseOrigin) add(AttributeType.ResponseOrigin, encodeAddress(responseOrigin), responseOrigin);
   } else {

@@ -38,6 +38,7 @@ import {
 t.setTimeout(120_000);
 
 const DROPPED = 'turnkit_stun_dropped_total';
+const RELAY_DROPPED = 'turnkit_relay_dropped_total';
 const REQUESTS = 'turnkit_stun_requests_total';
 const ALT_OK = await canBindAltLoopback();
 const needAlt = ALT_OK ? false : '127.0.0.2 cannot be bound on this host (RFC 5780 needs a second loopback IP)';
@@ -97,7 +98,6 @@ t.test('malformed datagrams: no answer, counted in turnkit_stun_dropped_total, s
     ['STUN header whose length is shorter than the datagram', lyingShort],
     ['length not a multiple of 4', notMultipleOf4],
     ['attribute length beyond the message', attrOverrun],
-    ['ChannelData-looking bytes (0x4000, length 4)', Buffer.from([0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4])],
     ['a success response (not a request)', successResponse],
   ];
   for (const [name, bytes] of cases) {
@@ -107,6 +107,16 @@ t.test('malformed datagrams: no answer, counted in turnkit_stun_dropped_total, s
     const after = await waitForCounter(server.metrics, DROPPED, { transport: 'udp' }, before + 1);
     tt.equal(after, before + 1, `${name}: ${DROPPED}{transport="udp"} +1`);
   }
+  // ChannelData is TURN data-plane traffic: without an allocation it is a relay drop, counted apart.
+  const relayBefore = await counterSum(server.metrics, RELAY_DROPPED, { reason: 'no-allocation' });
+  const channelData = await c.request(Buffer.from([0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4]), port, '127.0.0.1', NO_ANSWER_MS);
+  tt.equal(channelData, undefined, 'ChannelData without an allocation: no answer');
+  tt.equal(
+    await waitForCounter(server.metrics, RELAY_DROPPED, { reason: 'no-allocation' }, relayBefore + 1),
+    relayBefore + 1,
+    `ChannelData without an allocation: ${RELAY_DROPPED}{reason="no-allocation"} +1`,
+  );
+
   const all = await metricsJson(server.metrics);
   const dropped = all.find((m) => m.name === DROPPED);
   tt.comment(`dropped counters: ${JSON.stringify(dropped?.values.filter((v) => v.value > 0))}`);

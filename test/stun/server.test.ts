@@ -13,6 +13,7 @@ import { decodeUnknownAttributes } from '../../src/stun/attributes/unknown-attri
 import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type StunMessage } from '../../src/stun/message.js';
 import {
   handleStunMessage,
+  SOFTWARE_MAX_BYTES,
   type BindingServerConfig,
   type SocketRole,
   type StunOutcome,
@@ -83,18 +84,25 @@ t.test('FINGERPRINT in the request gets one in the response, and it verifies', a
   t.ok(getAttribute(m, AttributeType.Fingerprint));
 });
 
-t.test('SOFTWARE is sent when it fits the amplification budget, never past it', async (t) => {
-  const big = request([{ type: AttributeType.Software, value: Buffer.alloc(40, 0x61) }]);
-  const withRoom = response(run(big, plain));
-  t.equal(getAttribute(withRoom, AttributeType.Software)?.value.toString(), 'turnkit');
+t.test('SOFTWARE is sent unless turned off, and a bare request gets a small answer', async (t) => {
   const bare = request();
   const out = run(bare, plain);
   const m = response(out);
-  t.equal(getAttribute(m, AttributeType.Software), undefined, 'a bare 20-byte request has no room for SOFTWARE');
+  t.equal(getAttribute(m, AttributeType.Software)?.value.toString(), 'turnkit');
   if (out.kind !== 'respond') return;
-  t.ok(out.data.length <= bare.length + 12 + 12, 'response is at most request + XOR-MAPPED-ADDRESS + RESPONSE-ORIGIN');
-  const off = response(run(big, { software: null }));
+  // XOR-MAPPED-ADDRESS and RESPONSE-ORIGIN are 12 bytes each; SOFTWARE "turnkit" is 4 + 8.
+  t.equal(out.data.length, bare.length + 12 + 12 + 12, 'request + two address attributes + SOFTWARE');
+  const off = response(run(bare, { software: null }));
   t.equal(getAttribute(off, AttributeType.Software), undefined, 'software: null sends none');
+  const long = response(run(bare, { software: 'x'.repeat(200) }));
+  t.equal(getAttribute(long, AttributeType.Software)?.value.length, SOFTWARE_MAX_BYTES, 'SOFTWARE is capped');
+});
+
+t.test('RFC 3489 answers pad SOFTWARE inside its value to a multiple of 4', async (t) => {
+  const m = response(run(request([], { cookie: 0x01020304 }), plain));
+  const sw = getAttribute(m, AttributeType.Software)!;
+  t.equal(sw.value.length % 4, 0);
+  t.equal(sw.value.toString(), 'turnkit ');
 });
 
 t.test('unknown comprehension-required attributes get 420 listing each once; optional ones are ignored', async (t) => {
@@ -152,6 +160,7 @@ for (const [changeIp, changePort, role] of [
     t.match(out, { from: role, to: CLIENT });
     t.same(decodeAddress(getAttribute(m, AttributeType.ResponseOrigin)!.value), ADDRS[role]);
     t.same(decodeAddress(getAttribute(m, AttributeType.OtherAddress)!.value), ADDRS['alt-both'], 'OTHER-ADDRESS is relative to where the request arrived');
+    t.same(decodeAddress(getAttribute(m, AttributeType.MappedAddress)!.value), CLIENT, 'a NAT-discovery server also sends MAPPED-ADDRESS (ALG detection)');
   });
 }
 
@@ -184,7 +193,7 @@ t.test('PADDING pads the response as far as the request was padded, not further'
   t.ok(pad, 'response has PADDING');
   if (out.kind !== 'respond') return;
   t.ok(out.data.length >= data.length - 4, `response ${out.data.length} B is about the request's ${data.length} B`);
-  t.ok(out.data.length <= data.length + 3 * 12, 'never more than the request plus the address attributes');
+  t.ok(out.data.length <= data.length + 4 * 12, 'never more than the request plus the four address attributes');
 });
 
 t.test('RFC 3489 request (no magic cookie) gets MAPPED, SOURCE and CHANGED-ADDRESS and its 16-byte ID back', async (t) => {
