@@ -179,7 +179,9 @@ t.plan(0, 'needs root')
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 80_000,
-      env: { ...process.env, TEST_TIMEOUT_S: '2', TEST_KILL_GRACE_S: '1', TEST_JOBS: '2' },
+      // short enough to keep this test quick, long enough that a loaded CI
+      // machine (2-3 s just to start node + tap) does not kill fixtures early
+      env: { ...process.env, TEST_TIMEOUT_S: '6', TEST_KILL_GRACE_S: '4', TEST_JOBS: '2' },
     });
     const lines = r.stdout.trimEnd().split('\n');
     return { code: r.status, last: lines[lines.length - 1] ?? '', out: r.stdout };
