@@ -79,6 +79,13 @@ t.test('bad-length: length field not a multiple of 4 or not the datagram size', 
     b.writeUInt16BE(lie, 2);
     t.strictSame(decodeMessage(b), { ok: false, reason: 'bad-length' }, `length field ${lie}`);
   }
+  // A length field that matches the datagram but is not a multiple of 4 (RFC 8489 §5: the
+  // length "MUST contain a multiple of 4"), so the size comparison alone would let it through.
+  for (const extra of [1, 2, 3, 5, 7]) {
+    const b = Buffer.concat([good, Buffer.alloc(extra)]);
+    b.writeUInt16BE(b.length - 20, 2);
+    t.strictSame(decodeMessage(b), { ok: false, reason: 'bad-length' }, `length field ${b.length - 20} = datagram`);
+  }
   // Datagram longer or shorter than the length field says.
   t.strictSame(decodeMessage(Buffer.concat([good, Buffer.alloc(4)])), { ok: false, reason: 'bad-length' });
   t.strictSame(decodeMessage(good.subarray(0, good.length - 4)), { ok: false, reason: 'bad-length' });
