@@ -1,0 +1,120 @@
+import type { EncodeOptions, StunAttribute, StunMessage } from '../stun/message.js';
+import type { IpFamily, TransportAddress } from '../stun/ip.js';
+import type { StunOutcome, StunRequestEvent } from '../stun/server.js';
+import type { Allocation, AllocationQuotas, FiveTuple } from './allocations.js';
+import type { CredentialStore } from './credentials.js';
+import type { NonceIssuer } from './nonce.js';
+import type { PeerPolicy } from './policy.js';
+
+/** What the TURN engine needs to know; everything with I/O stays outside. */
+export interface TurnEngineConfig {
+  realm: string;
+  software: string | null;
+  store: CredentialStore;
+  nonces: NonceIssuer;
+  policy: PeerPolicy;
+  /** RFC 8656 §7.2: lifetime granted when the client asks for less (seconds). */
+  defaultLifetime: number;
+  /** RFC 8656 §7.2: the most a client may ask for (seconds). */
+  maxLifetime: number;
+  quotas: AllocationQuotas;
+  /** Peer IPs one allocation may hold permissions for (508 beyond). */
+  maxPermissions: number;
+  /** Address families a relay can be opened in (others answer 440). */
+  relayFamilies: ReadonlySet<IpFamily>;
+  /** False when no users or secrets exist: TURN requests then get 400 saying so. */
+  enabled: boolean;
+}
+
+/** A message from a client, with the listener it arrived on. */
+export interface ClientEvent extends StunRequestEvent {
+  /** Identifies the socket (UDP) or connection (TCP/TLS) — part of the 5-tuple. */
+  listenerId: number;
+  /** The server side of the 5-tuple. */
+  server: TransportAddress;
+}
+
+/** The 5-tuple of a client event. */
+export function fiveTupleOf(event: ClientEvent): FiveTuple {
+  return { client: event.source, server: event.server, transport: event.transport, listenerId: event.listenerId };
+}
+
+/** A successfully authenticated request (RFC 8489 §9.2.4). */
+export interface Authenticated {
+  username: string;
+  /** How to sign every response to this request. */
+  integrity: EncodeOptions;
+}
+
+/** Everything a method handler needs for one request. */
+export interface RequestContext {
+  request: StunMessage;
+  event: ClientEvent;
+  now: number;
+  auth: Authenticated;
+  config: TurnEngineConfig;
+}
+
+/** Why the engine dropped a message without answering; label values of the relay drop counter. */
+export type RelayDropReason =
+  | 'no-allocation'
+  | 'no-permission'
+  | 'peer-denied'
+  | 'unbound-channel'
+  | 'malformed'
+  | 'allocation-pending'
+  | 'rate-limited';
+
+/** Every relay drop reason, for pre-registering metric labels. */
+export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
+  'no-allocation',
+  'no-permission',
+  'peer-denied',
+  'unbound-channel',
+  'malformed',
+  'allocation-pending',
+  'rate-limited',
+];
+
+/** An Allocate that passed every check and waits for the transport to open its relay socket. */
+export interface PendingAllocation {
+  ctx: RequestContext;
+  family: IpFamily;
+  /** RFC 8656 §14.6 EVEN-PORT: an even port is required, and maybe the next one reserved. */
+  evenPort?: { reserveNext: boolean };
+  /** RFC 8656 §14.9: the port reserved by an earlier EVEN-PORT allocation. */
+  reservedPort?: { address: TransportAddress; token: Buffer };
+  lifetime: number;
+}
+
+/** The answer to a request, possibly with an allocation that the transport must now release. */
+export type RespondOutcome = Extract<StunOutcome, { kind: 'respond' }> & {
+  released?: Allocation;
+  created?: Allocation;
+  /** For logs and metrics: e.g. the peer rule that refused a permission. */
+  note?: EngineNote;
+};
+
+/** Something worth a log line or a counter that is not itself an action. */
+export type EngineNote =
+  | { event: 'peer-denied'; peer: string; rule: string; reason: string }
+  | { event: 'auth-failed'; reason: string }
+  | { event: 'quota'; which: string };
+
+/** What the transport should do next. */
+export type TurnOutcome =
+  | Exclude<StunOutcome, { kind: 'respond' }>
+  | RespondOutcome
+  | { kind: 'allocate'; pending: PendingAllocation }
+  | { kind: 'send-peer'; allocation: Allocation; peer: TransportAddress; data: Buffer }
+  | { kind: 'relay-drop'; reason: RelayDropReason; note?: EngineNote };
+
+/** Attributes plus signing, as handlers hand them to the engine's response builder. */
+export interface HandlerReply {
+  cls: 'success' | 'error';
+  code?: number;
+  attributes: StunAttribute[];
+  released?: Allocation;
+  created?: Allocation;
+  note?: EngineNote;
+}

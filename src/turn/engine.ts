@@ -1,0 +1,286 @@
+import { AttributeType, ErrorCode, MessageClass, Method } from '../stun/constants.js';
+import { encodeXorAddress } from '../stun/attributes/address.js';
+import { encodeErrorCode } from '../stun/attributes/error-code.js';
+import { TextLimit, encodeText } from '../stun/attributes/text.js';
+import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type StunMessage } from '../stun/message.js';
+import {
+  handleBindingRequest,
+  unauthenticatedError,
+  unknownAttributeError,
+  unknownComprehensionRequired,
+  type BindingServerConfig,
+} from '../stun/server.js';
+import { AllocationTable, fiveTupleKey, type Allocation } from './allocations.js';
+import { authenticateRequest, responseIntegrity } from './auth.js';
+import { bindingForChannel, channelForPeer } from './channels.js';
+import type {
+  ClientEvent,
+  HandlerReply,
+  PendingAllocation,
+  RequestContext,
+  RespondOutcome,
+  TurnEngineConfig,
+  TurnOutcome,
+} from './context.js';
+import { completeAllocate, handleAllocate, type RelayOpened } from './handlers/allocate.js';
+import { handleChannelBind } from './handlers/channel-bind.js';
+import { handleCreatePermission } from './handlers/create-permission.js';
+import { handleRefresh } from './handlers/refresh.js';
+import { handleSend } from './handlers/send.js';
+import { hasPermission } from './permissions.js';
+import { SourceLimiter, type RateLimit } from './rate-limit.js';
+import { ReservationTable } from './reservations.js';
+import { TransactionCache } from './transactions.js';
+import { readChannelData } from './wire/channel-data.js';
+
+/** The TURN methods this engine answers (RFC 8656 §17); others get 400. */
+const TURN_METHODS: ReadonlySet<number> = new Set([
+  Method.Allocate,
+  Method.Refresh,
+  Method.CreatePermission,
+  Method.ChannelBind,
+]);
+
+/** Default limit on unauthenticated answers per client IP (a browser needs one per allocation). */
+export const DEFAULT_UNAUTH_LIMIT: RateLimit = { burst: 20, perSecond: 10 };
+
+/** What to send a client for one packet a peer sent to its relayed address. */
+export type PeerPacketOutcome =
+  | { kind: 'to-client'; data: Buffer }
+  | { kind: 'relay-drop'; reason: 'no-permission' };
+
+/**
+ * The TURN server's protocol state machine (RFC 8656): client messages and peer packets in, actions
+ * out. No sockets and no timers: the transport calls it with the current time and carries out the
+ * returned outcome; `expire` is called by the transport's sweep.
+ */
+export class TurnEngine {
+  /** Live allocations. */
+  readonly allocations = new AllocationTable();
+  /** Relay ports held by EVEN-PORT reservations. */
+  readonly reservations = new ReservationTable();
+  private readonly transactions = new TransactionCache();
+  private readonly pending = new Map<string, Buffer>();
+  private readonly unauthLimiter: SourceLimiter;
+
+  constructor(
+    private config: TurnEngineConfig,
+    private readonly binding: BindingServerConfig,
+    unauthLimit: RateLimit = DEFAULT_UNAUTH_LIMIT,
+  ) {
+    this.unauthLimiter = new SourceLimiter(unauthLimit);
+  }
+
+  /** True when users or secrets exist, so TURN requests can be authenticated. */
+  isEnabled(): boolean {
+    return this.config.enabled;
+  }
+
+  /** Replaces the configuration (reload); live allocations keep running. */
+  reconfigure(config: TurnEngineConfig): void {
+    this.config = config;
+  }
+
+  /** Handles one datagram or stream frame from a client: STUN, TURN or ChannelData. */
+  handleClientMessage(event: ClientEvent, now: number): TurnOutcome {
+    const data = event.data;
+    if (data.length > 0 && data[0]! >> 6 === 0b01) return this.handleChannelData(event, now);
+    const decoded = decodeMessage(data);
+    if (!decoded.ok) return { kind: 'drop', reason: decoded.reason };
+    const message = decoded.message;
+    if (message.cls === MessageClass.Indication) {
+      if (message.method === Method.Send) return handleSend(message, event, now, this.allocations, this.config);
+      return { kind: 'indication', method: message.method };
+    }
+    if (message.cls !== MessageClass.Request) return { kind: 'drop', reason: 'unexpected-class' };
+    if (message.method === Method.Binding) return handleBindingRequest(message, event, this.binding);
+    if (!TURN_METHODS.has(message.method)) return unauthenticatedError(message, event, this.binding, ErrorCode.BadRequest);
+    return this.handleTurnRequest(message, event, now);
+  }
+
+  /** RFC 8656 §6 and §7–§11: the steps every TURN request shares, then its method's handler. */
+  private handleTurnRequest(request: StunMessage, event: ClientEvent, now: number): TurnOutcome {
+    const key = fiveTupleKey(event.listenerId, event.source.address, event.source.port);
+    // RFC 8656 §6.2: a retransmission inside the transaction window gets the same answer.
+    const cached = this.transactions.get(key, request.transactionId, now);
+    if (cached) {
+      // The class bits of the cached answer's type (0x0110 set = error response) say how it ended.
+      const result = (cached.readUInt16BE(0) & 0x0110) === 0x0110 ? 'error' : 'success';
+      return { kind: 'respond', data: cached, from: event.role, to: event.source, method: request.method, result };
+    }
+    const inFlight = this.pending.get(key);
+    if (inFlight && inFlight.equals(request.transactionId)) return { kind: 'relay-drop', reason: 'allocation-pending' };
+
+    const unknown = unknownComprehensionRequired(request);
+    if (unknown.length > 0) return unknownAttributeError(request, event, this.binding, unknown);
+    if (!this.config.enabled) {
+      return unauthenticatedError(request, event, { ...this.binding, software: null }, ErrorCode.BadRequest);
+    }
+
+    // RFC 8656 §7.2 step 1 (and the same for every other method): long-term credentials.
+    const auth = authenticateRequest(request, {
+      nowMs: now,
+      clientIp: event.source.address,
+      realm: this.config.realm,
+      store: this.config.store,
+      nonces: this.config.nonces,
+    });
+    if (!auth.ok) {
+      if (!this.unauthLimiter.take(event.source.address, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
+      const note = { event: 'auth-failed', reason: auth.reason } as const;
+      if (auth.key) {
+        // A 438 to a request that did verify is signed, so the client can trust it (RFC 8489 §9.2.4).
+        const signed: RequestContext = { request, event, now, config: this.config, auth: { username: '', integrity: responseIntegrity(auth) } };
+        return this.respond(signed, { cls: 'error', code: auth.code, attributes: auth.attributes, note }, key);
+      }
+      const out = unauthenticatedError(request, event, this.binding, auth.code, auth.attributes);
+      return out.kind === 'respond' ? { ...out, note } : out;
+    }
+    const ctx: RequestContext = {
+      request,
+      event,
+      now,
+      config: this.config,
+      auth: { username: auth.username, integrity: responseIntegrity(auth) },
+    };
+
+    let reply: HandlerReply;
+    switch (request.method) {
+      case Method.Allocate: {
+        const r = handleAllocate(ctx, this.allocations, this.reservations);
+        if ('ctx' in r) {
+          this.pending.set(key, Buffer.from(request.transactionId));
+          return { kind: 'allocate', pending: r };
+        }
+        reply = r;
+        break;
+      }
+      case Method.Refresh:
+        reply = handleRefresh(ctx, this.allocations);
+        break;
+      case Method.CreatePermission:
+        reply = handleCreatePermission(ctx, this.allocations);
+        break;
+      default:
+        reply = handleChannelBind(ctx, this.allocations);
+        break;
+    }
+    return this.respond(ctx, reply, key);
+  }
+
+  /** RFC 8656 §7.2: finishes an Allocate once the transport opened (or failed to open) its relay. */
+  completeAllocation(pending: PendingAllocation, opened: RelayOpened): RespondOutcome {
+    const { ctx } = pending;
+    const key = fiveTupleKey(ctx.event.listenerId, ctx.event.source.address, ctx.event.source.port);
+    this.pending.delete(key);
+    return this.respond(ctx, completeAllocate(pending, opened, this.allocations), key);
+  }
+
+  /** Drops an allocation whose Allocate is still pending (its connection closed meanwhile). */
+  cancelPending(pending: PendingAllocation): void {
+    const e = pending.ctx.event;
+    this.pending.delete(fiveTupleKey(e.listenerId, e.source.address, e.source.port));
+  }
+
+  /** Signs and encodes a handler's reply and remembers it for retransmissions. */
+  private respond(ctx: RequestContext, reply: HandlerReply, key: string): RespondOutcome {
+    const { request, event } = ctx;
+    const attributes: StunAttribute[] = [...reply.attributes];
+    if (reply.cls === 'error') attributes.unshift({ type: AttributeType.ErrorCode, value: encodeErrorCode(reply.code!) });
+    if (this.binding.software !== null) {
+      attributes.push({ type: AttributeType.Software, value: encodeText(this.binding.software, TextLimit.Software) });
+    }
+    const data = encodeMessage(
+      {
+        method: request.method,
+        cls: reply.cls === 'success' ? MessageClass.SuccessResponse : MessageClass.ErrorResponse,
+        transactionId: request.transactionId,
+        cookie: request.cookie,
+        attributes,
+      },
+      { ...ctx.auth.integrity, fingerprint: getAttribute(request, AttributeType.Fingerprint) !== undefined },
+    );
+    this.transactions.set(key, request.transactionId, data, ctx.now);
+    const out: RespondOutcome = {
+      kind: 'respond',
+      data,
+      from: event.role,
+      to: event.source,
+      method: request.method,
+      result: reply.cls === 'success' ? 'success' : 'error',
+    };
+    if (reply.released) out.released = reply.released;
+    if (reply.created) out.created = reply.created;
+    if (reply.note) out.note = reply.note;
+    return out;
+  }
+
+  /** RFC 8656 §12.3: ChannelData from a client goes to the peer bound to its channel. */
+  private handleChannelData(event: ClientEvent, now: number): TurnOutcome {
+    const frame = readChannelData(event.data);
+    if (!frame.ok) return { kind: 'relay-drop', reason: 'malformed' };
+    const allocation = this.allocations.get(fiveTupleKey(event.listenerId, event.source.address, event.source.port));
+    if (!allocation) return { kind: 'relay-drop', reason: 'no-allocation' };
+    const binding = bindingForChannel(allocation, frame.channel, now);
+    if (!binding) return { kind: 'relay-drop', reason: 'unbound-channel' };
+    // The binding implies a permission, but the permission may have lapsed (RFC 8656 §12.3).
+    if (!hasPermission(allocation, binding.peer.address, now)) return { kind: 'relay-drop', reason: 'no-permission' };
+    return { kind: 'send-peer', allocation, peer: binding.peer, data: event.data.subarray(4, 4 + frame.length) };
+  }
+
+  /**
+   * RFC 8656 §10.3 and §12.4: a packet a peer sent to a relayed address reaches the client as
+   * ChannelData when the peer has a channel, else as a Data indication — only with a permission.
+   */
+  handlePeerPacket(allocation: Allocation, peerIp: string, peerPort: number, data: Buffer, now: number): PeerPacketOutcome {
+    if (!hasPermission(allocation, peerIp, now)) return { kind: 'relay-drop', reason: 'no-permission' };
+    const binding = channelForPeer(allocation, peerIp, peerPort, now);
+    const stream = allocation.fiveTuple.transport !== 'udp';
+    if (binding) {
+      const total = stream ? (4 + data.length + 3) & ~3 : 4 + data.length;
+      const out = Buffer.allocUnsafe(total);
+      out.writeUInt16BE(binding.channel, 0);
+      out.writeUInt16BE(data.length, 2);
+      data.copy(out, 4);
+      if (total > 4 + data.length) out.fill(0, 4 + data.length);
+      return { kind: 'to-client', data: out };
+    }
+    const transactionId = dataIndicationId();
+    const peer = { family: allocation.relayed.family, address: peerIp, port: peerPort };
+    const indication = encodeMessage({
+      method: Method.Data,
+      cls: MessageClass.Indication,
+      transactionId,
+      cookie: 0x2112a442,
+      attributes: [
+        { type: AttributeType.XorPeerAddress, value: encodeXorAddress(peer, transactionId) },
+        { type: AttributeType.Data, value: data },
+      ],
+    });
+    return { kind: 'to-client', data: indication };
+  }
+
+  /** Removes what expired by `now`: allocations (their relays must close) and unused reservations. */
+  expire(now: number): { allocations: Allocation[]; reservations: Array<{ token: string }> } {
+    this.transactions.expire(now);
+    return { allocations: this.allocations.expire(now), reservations: this.reservations.expire(now) };
+  }
+
+  /** Removes an allocation whose client connection closed (RFC 8656 §7: it ends with its 5-tuple). */
+  release(allocation: Allocation): void {
+    this.allocations.delete(allocation);
+  }
+}
+
+/**
+ * Transaction IDs for Data indications: a counter is enough (RFC 8489 §6: indications need only be
+ * unique per sender), and it avoids a random-bytes call per relayed packet.
+ */
+const dataIndicationCounter = Buffer.alloc(12);
+function dataIndicationId(): Buffer {
+  for (let i = 11; i >= 0; i--) {
+    dataIndicationCounter[i] = (dataIndicationCounter[i]! + 1) & 0xff;
+    if (dataIndicationCounter[i] !== 0) break;
+  }
+  return Buffer.from(dataIndicationCounter);
+}

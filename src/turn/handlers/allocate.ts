@@ -1,0 +1,128 @@
+import { AddressFamily, AttributeType, ErrorCode } from '../../stun/constants.js';
+import { encodeXorAddress } from '../../stun/attributes/address.js';
+import { encodeErrorCode } from '../../stun/attributes/error-code.js';
+import { getAttribute, type StunAttribute } from '../../stun/message.js';
+import type { IpFamily, TransportAddress } from '../../stun/ip.js';
+import type { AllocationTable } from '../allocations.js';
+import type { HandlerReply, PendingAllocation, RequestContext } from '../context.js';
+import { fiveTupleOf } from '../context.js';
+import type { ReservationTable } from '../reservations.js';
+import {
+  TransportProtocol,
+  decodeAddressFamily,
+  decodeEvenPort,
+  decodeLifetime,
+  decodeRequestedTransport,
+  encodeLifetime,
+} from '../wire/attributes.js';
+import { desiredLifetime, fail, succeed } from './common.js';
+
+/** Families by the REQUESTED-ADDRESS-FAMILY octet. */
+const FAMILY: Record<number, IpFamily> = { [AddressFamily.IPv4]: 'IPv4', [AddressFamily.IPv6]: 'IPv6' };
+
+/**
+ * RFC 8656 §7.2 "Receiving an Allocate Request", steps 2–8 (step 1, authentication, is done by the
+ * engine for every TURN request). Returns a reply for every refusal, or the pending allocation the
+ * transport must open a relay for; `completeAllocate` then builds the success response.
+ */
+export function handleAllocate(
+  ctx: RequestContext,
+  table: AllocationTable,
+  reservations: ReservationTable,
+): HandlerReply | PendingAllocation {
+  const { request, event, config, now } = ctx;
+
+  // Step 2: the 5-tuple must not already have an allocation (a retransmit never gets here: the
+  // engine answers it from the transaction cache).
+  if (table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`)) {
+    return fail(ErrorCode.AllocationMismatch);
+  }
+
+  // Step 3: REQUESTED-TRANSPORT must be present; only UDP relays exist (TCP is RFC 6062, later).
+  const transportAttr = getAttribute(request, AttributeType.RequestedTransport);
+  const protocol = transportAttr ? decodeRequestedTransport(transportAttr.value) : undefined;
+  if (protocol === undefined) return fail(ErrorCode.BadRequest);
+  if (protocol !== TransportProtocol.UDP) return fail(ErrorCode.UnsupportedTransportProtocol);
+
+  // Step 4: DONT-FRAGMENT is honoured as Linux sends UDP with DF set by default (path MTU discovery).
+
+  // Step 5: RESERVATION-TOKEN excludes EVEN-PORT and REQUESTED-ADDRESS-FAMILY.
+  const tokenAttr = getAttribute(request, AttributeType.ReservationToken);
+  const evenAttr = getAttribute(request, AttributeType.EvenPort);
+  const familyAttr = getAttribute(request, AttributeType.RequestedAddressFamily);
+  const additionalAttr = getAttribute(request, AttributeType.AdditionalAddressFamily);
+  let reservedPort: PendingAllocation['reservedPort'];
+  if (tokenAttr) {
+    if (evenAttr || familyAttr || tokenAttr.value.length !== 8) return fail(ErrorCode.BadRequest);
+    const reserved = reservations.take(tokenAttr.value, now);
+    if (!reserved) return fail(ErrorCode.InsufficientCapacity);
+    reservedPort = { address: reserved, token: Buffer.from(tokenAttr.value) };
+  }
+
+  // Step 6: EVEN-PORT asks for an even relay port, and perhaps the next one reserved.
+  let evenPort: PendingAllocation['evenPort'];
+  if (evenAttr) {
+    evenPort = decodeEvenPort(evenAttr.value);
+    if (!evenPort) return fail(ErrorCode.BadRequest);
+  }
+
+  // REQUESTED-ADDRESS-FAMILY (RFC 8656 §7.2): IPv4 by default; a family we cannot relay gets 440.
+  let family: IpFamily = reservedPort?.address.family ?? 'IPv4';
+  if (familyAttr) {
+    if (additionalAttr) return fail(ErrorCode.BadRequest);
+    const value = decodeAddressFamily(familyAttr.value);
+    if (value === undefined) return fail(ErrorCode.BadRequest);
+    const f = FAMILY[value];
+    if (!f || !config.relayFamilies.has(f)) return fail(ErrorCode.AddressFamilyNotSupported);
+    family = f;
+  }
+  if (additionalAttr) {
+    // ADDITIONAL-ADDRESS-FAMILY may only ask for IPv6 on top of the default IPv4 (RFC 8656 §14.8).
+    if (decodeAddressFamily(additionalAttr.value) !== AddressFamily.IPv6) return fail(ErrorCode.BadRequest);
+  }
+
+  // Step 7: quotas. Per user and per client IP: 486; the server as a whole: 508.
+  const breach = table.quotaBreach(ctx.auth.username, event.source.address, config.quotas);
+  if (breach === 'total') return fail(ErrorCode.InsufficientCapacity, [], { note: { event: 'quota', which: breach } });
+  if (breach) return fail(ErrorCode.AllocationQuotaReached, [], { note: { event: 'quota', which: breach } });
+
+  const lifetimeAttr = getAttribute(request, AttributeType.Lifetime);
+  const requested = lifetimeAttr ? decodeLifetime(lifetimeAttr.value) : undefined;
+  if (lifetimeAttr && requested === undefined) return fail(ErrorCode.BadRequest);
+  const lifetime = desiredLifetime(requested, config.defaultLifetime, config.maxLifetime);
+  const pending: PendingAllocation = { ctx, family, lifetime };
+  if (evenPort) pending.evenPort = evenPort;
+  if (reservedPort) pending.reservedPort = reservedPort;
+  return pending;
+}
+
+/** The relay the transport opened for a pending allocation, or why it could not. */
+export type RelayOpened =
+  | { ok: true; relayed: TransportAddress; advertised: TransportAddress; reservationToken?: Buffer }
+  | { ok: false };
+
+/** RFC 8656 §7.2 step 8 and the success response: creates the allocation once its relay is open. */
+export function completeAllocate(pending: PendingAllocation, opened: RelayOpened, table: AllocationTable): HandlerReply {
+  const { ctx } = pending;
+  if (!opened.ok) return fail(ErrorCode.InsufficientCapacity);
+  const allocation = table.create({
+    fiveTuple: fiveTupleOf(ctx.event),
+    username: ctx.auth.username,
+    relayed: opened.relayed,
+    advertised: opened.advertised,
+    expiresAt: ctx.now + pending.lifetime * 1000,
+  });
+  const tx = ctx.request.transactionId;
+  const attributes: StunAttribute[] = [
+    { type: AttributeType.XorRelayedAddress, value: encodeXorAddress(allocation.advertised, tx) },
+    { type: AttributeType.Lifetime, value: encodeLifetime(pending.lifetime) },
+  ];
+  if (opened.reservationToken) attributes.push({ type: AttributeType.ReservationToken, value: opened.reservationToken });
+  if (getAttribute(ctx.request, AttributeType.AdditionalAddressFamily)) {
+    // RFC 8656 §7.2: the IPv4 relay is granted; the IPv6 one is refused inside the success response.
+    const value = Buffer.concat([Buffer.from([AddressFamily.IPv6, 0]), encodeErrorCode(ErrorCode.AddressFamilyNotSupported).subarray(2)]);
+    attributes.push({ type: AttributeType.AddressErrorCode, value });
+  }
+  attributes.push({ type: AttributeType.XorMappedAddress, value: encodeXorAddress(ctx.event.source, tx) });
+  return succeed(attributes, { created: allocation });
+}

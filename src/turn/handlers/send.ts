@@ -1,0 +1,38 @@
+import { AttributeType } from '../../stun/constants.js';
+import { getAttribute } from '../../stun/message.js';
+import type { AllocationTable } from '../allocations.js';
+import type { ClientEvent, TurnEngineConfig, TurnOutcome } from '../context.js';
+import { hasPermission } from '../permissions.js';
+import type { StunMessage } from '../../stun/message.js';
+import { peerAddresses } from './common.js';
+
+/**
+ * RFC 8656 §10.2 "Receiving a Send Indication": relays DATA to the XOR-PEER-ADDRESS when the
+ * 5-tuple has an allocation, the peer's IP has a permission and the policy allows the peer.
+ * Indications are never answered: every refusal is a counted drop.
+ */
+export function handleSend(
+  indication: StunMessage,
+  event: ClientEvent,
+  now: number,
+  table: AllocationTable,
+  config: TurnEngineConfig,
+): TurnOutcome {
+  const allocation = table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`);
+  if (!allocation) return { kind: 'relay-drop', reason: 'no-allocation' };
+  const peers = peerAddresses(indication);
+  const dataAttr = getAttribute(indication, AttributeType.Data);
+  if (!peers || peers.length === 0 || !dataAttr) return { kind: 'relay-drop', reason: 'malformed' };
+  const peer = peers[0]!;
+  if (peer.family !== allocation.relayed.family) return { kind: 'relay-drop', reason: 'malformed' };
+  if (!hasPermission(allocation, peer.address, now)) return { kind: 'relay-drop', reason: 'no-permission' };
+  const decision = config.policy.checkTransportAddress(peer.address, peer.port);
+  if (!decision.allowed) {
+    return {
+      kind: 'relay-drop',
+      reason: 'peer-denied',
+      note: { event: 'peer-denied', peer: peer.address, rule: decision.rule, reason: decision.reason },
+    };
+  }
+  return { kind: 'send-peer', allocation, peer, data: dataAttr.value };
+}

@@ -1,0 +1,39 @@
+/** Token-bucket settings: `burst` requests at once, `perSecond` sustained. */
+export interface RateLimit {
+  burst: number;
+  perSecond: number;
+}
+
+/** How many sources are tracked at most; the least recently refilled are forgotten first. */
+const MAX_SOURCES = 50_000;
+
+/**
+ * A per-source token bucket (RFC 8656 §21 and security.md: unauthenticated requests are cheap to
+ * send and each costs the server an answer). Pure: time comes in as an argument.
+ */
+export class SourceLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly limit: RateLimit) {}
+
+  /** Takes one token for `source`; false when its bucket is empty. */
+  take(source: string, now: number): boolean {
+    let b = this.buckets.get(source);
+    if (b) {
+      b.tokens = Math.min(this.limit.burst, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond);
+      b.at = now;
+      // Re-insert so the Map's order stays least-recently-used first.
+      this.buckets.delete(source);
+    } else {
+      b = { tokens: this.limit.burst, at: now };
+      if (this.buckets.size >= MAX_SOURCES) {
+        const oldest = this.buckets.keys().next().value;
+        if (oldest !== undefined) this.buckets.delete(oldest);
+      }
+    }
+    this.buckets.set(source, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
