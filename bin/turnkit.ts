@@ -1,12 +1,34 @@
 #!/usr/bin/env node
 import { Command, Option } from 'commander';
-import { parseHostPort, parsePort, DEFAULT_PORT, DEFAULT_TLS_PORT, type ConfigInput, type HostPort } from '../src/config.js';
+import { readFileSync } from 'node:fs';
+import { parseHostPort, parsePort, parseUser, DEFAULT_PORT, DEFAULT_TLS_PORT, type ConfigInput, type HostPort } from '../src/config.js';
 import { TurnkitError } from '../src/errors.js';
 import { startServer } from '../src/index.js';
 
 const collect =
   (option: string, defaultPort: number) =>
   (value: string, previous: HostPort[] = []): HostPort[] => [...previous, parseHostPort(value, option, defaultPort)];
+
+const repeat = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+const integer = (option: string) => (value: string): number => {
+  if (!/^\d+$/.test(value)) throw new TurnkitError('ERR_CONFIG_INVALID', `${option} "${value}": use a whole number`);
+  return Number(value);
+};
+
+/** Reads non-empty, non-comment lines of a secrets or users file. */
+function fileLines(option: string, file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new TurnkitError('ERR_CONFIG_INVALID', `${option} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
+}
 
 /** Prints one line for a usage or configuration error and exits non-zero. */
 function fail(err: unknown): never {
@@ -33,6 +55,22 @@ program
     return Number(v);
   })
   .addOption(new Option('--log-level <level>', 'log threshold').choices(['debug', 'info', 'warn', 'error', 'silent']))
+  .option('--realm <name>', 'TURN realm of long-term credentials (default: the host name)')
+  .option('--user <name:password>', 'TURN user with a static password, repeatable', repeat)
+  .option('--users-file <file>', 'file of name:password lines')
+  .option('--secret <secret>', 'TURN REST shared secret for ephemeral credentials, repeatable (the first mints)', repeat)
+  .option('--secret-file <file>', 'file with one shared secret per line')
+  .option('--relay-ports <min-max>', 'relay port range (default 49152-65535)')
+  .option('--relay-ip <ip>', 'local IP relay sockets bind to')
+  .option('--external-ip <public[/private]>', 'public address to advertise when behind 1:1 NAT')
+  .option('--allow-peer <cidr>', 'allow relaying to this network despite the default deny list, repeatable', repeat)
+  .option('--deny-peer <cidr>', 'also deny relaying to this network, repeatable', repeat)
+  .option('--max-allocations-per-user <n>', 'allocations one user may hold (default 10, 0 = no limit)', integer('--max-allocations-per-user'))
+  .option('--max-allocations-per-ip <n>', 'allocations one client IP may hold (default 100, 0 = no limit)', integer('--max-allocations-per-ip'))
+  .option('--max-allocations <n>', 'allocations in total (default 0 = as many as relay ports)', integer('--max-allocations'))
+  .option('--max-lifetime <seconds>', 'longest allocation lifetime a client may ask for (default 3600)', integer('--max-lifetime'))
+  .option('--max-permissions <n>', 'peer permissions per allocation (default 64)', integer('--max-permissions'))
+  .option('--nonce-lifetime <seconds>', 'seconds before a nonce goes stale (default 600)', integer('--nonce-lifetime'))
   .action(async (opts: {
     listen?: HostPort[];
     tlsListen?: HostPort[];
@@ -43,23 +81,53 @@ program
     software?: string | boolean;
     streamIdleTimeout?: number;
     logLevel?: string;
+    realm?: string;
+    user?: string[];
+    usersFile?: string;
+    secret?: string[];
+    secretFile?: string;
+    relayPorts?: string;
+    relayIp?: string;
+    externalIp?: string;
+    allowPeer?: string[];
+    denyPeer?: string[];
+    maxAllocationsPerUser?: number;
+    maxAllocationsPerIp?: number;
+    maxAllocations?: number;
+    maxLifetime?: number;
+    maxPermissions?: number;
+    nonceLifetime?: number;
   }) => {
-    const input: ConfigInput = { ...opts, software: opts.software === false ? null : opts.software === true ? undefined : opts.software };
-    if (input.software === undefined) delete input.software;
-    let server;
+    const { user, usersFile, secret, secretFile, allowPeer, denyPeer, software, ...rest } = opts;
+    const input: ConfigInput = { ...rest };
+    if (software === false) input.software = null;
+    else if (typeof software === 'string') input.software = software;
+    try {
+      const userLines = [...(user ?? []), ...(usersFile ? fileLines('--users-file', usersFile) : [])];
+      if (userLines.length > 0) input.users = Object.fromEntries(userLines.map(parseUser));
+      const secrets = [...(secret ?? []), ...(secretFile ? fileLines('--secret-file', secretFile) : [])];
+      if (secrets.length > 0) input.secrets = secrets;
+    } catch (err) {
+      fail(err);
+    }
+    if (allowPeer) input.allowPeers = allowPeer;
+    if (denyPeer) input.denyPeers = denyPeer;
+    // Handlers go in before the listeners open, so a signal that races start-up still ends cleanly.
+    let server: Awaited<ReturnType<typeof startServer>> | undefined;
+    let stopping = false;
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      if (server) void server.close().then(() => process.exit(0));
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
     try {
       server = await startServer(input);
     } catch (err) {
       fail(err);
     }
-    let stopping = false;
-    const stop = (): void => {
-      if (stopping) return;
-      stopping = true;
-      void server.close().then(() => process.exit(0));
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+    if (stopping) await server.close().then(() => process.exit(0));
   });
 
 try {

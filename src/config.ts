@@ -1,7 +1,9 @@
+import { hostname } from 'node:os';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './services/logger.js';
 import { TextLimit } from './stun/attributes/text.js';
 import { parseIp } from './stun/ip.js';
+import { SOFTWARE_MAX_BYTES } from './stun/server.js';
 
 /** A listen address: IP literal and port. */
 export interface HostPort {
@@ -31,6 +33,31 @@ export interface ServerConfig {
   streamIdleTimeout: number;
   /** True when `listen`/`tlsListen` are the built-in defaults (a family the host lacks is then skipped). */
   defaultListeners: boolean;
+  /** TURN: the realm of long-term credentials. */
+  realm: string;
+  /** TURN: static users, name → password. */
+  users: Record<string, string>;
+  /** TURN: shared secrets of ephemeral (REST) credentials; the first signs, all are accepted. */
+  secrets: string[];
+  /** TURN: the relay port range. */
+  relayPorts: { min: number; max: number };
+  /** TURN: the IP relay sockets bind to (default: the address the client reached, else the host's first). */
+  relayIp?: string;
+  /** TURN: behind 1:1 NAT, the public address XOR-RELAYED-ADDRESS advertises (optionally per private IP). */
+  externalIp?: { public: string; private?: string };
+  /** TURN: peer CIDRs allowed despite the default deny list. */
+  allowPeers: string[];
+  /** TURN: extra peer CIDRs to deny. */
+  denyPeers: string[];
+  /** TURN: allocation quotas; 0 = no limit. */
+  quotas: { perUser: number; perClientIp: number; total: number };
+  /** TURN: lifetime granted by default and the most a client may ask for, seconds (RFC 8656 §7.2). */
+  defaultLifetime: number;
+  maxLifetime: number;
+  /** TURN: permissions one allocation may hold. */
+  maxPermissions: number;
+  /** TURN: seconds a nonce is good for before 438 Stale Nonce. */
+  nonceLifetime: number;
 }
 
 /** STUN's registered ports (RFC 8489 §18.4). */
@@ -52,6 +79,17 @@ export const DEFAULTS: ServerConfig = {
   logLevel: 'info',
   streamIdleTimeout: 30,
   defaultListeners: true,
+  realm: hostname() || 'turnkit',
+  users: {},
+  secrets: [],
+  relayPorts: { min: 49152, max: 65535 },
+  allowPeers: [],
+  denyPeers: [],
+  quotas: { perUser: 10, perClientIp: 100, total: 0 },
+  defaultLifetime: 600,
+  maxLifetime: 3600,
+  maxPermissions: 64,
+  nonceLifetime: 600,
 };
 
 /** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */
@@ -104,6 +142,83 @@ export interface ConfigInput {
   software?: string | null;
   logLevel?: string;
   streamIdleTimeout?: number;
+  realm?: string;
+  users?: Record<string, string>;
+  secrets?: string[];
+  relayPorts?: string;
+  relayIp?: string;
+  externalIp?: string;
+  allowPeers?: string[];
+  denyPeers?: string[];
+  maxAllocationsPerUser?: number;
+  maxAllocationsPerIp?: number;
+  maxAllocations?: number;
+  maxLifetime?: number;
+  maxPermissions?: number;
+  nonceLifetime?: number;
+}
+
+/** Parses "name:password" as `--user` takes it (the password may contain colons). */
+export function parseUser(text: string): [string, string] {
+  const i = text.indexOf(':');
+  if (i <= 0 || i === text.length - 1) {
+    throw new ConfigError('--user: expected NAME:PASSWORD with neither part empty (e.g. --user alice:s3cret)');
+  }
+  return [text.slice(0, i), text.slice(i + 1)];
+}
+
+function wholeNumber(option: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${option} "${value}": use a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function resolveTurn(config: ServerConfig, input: ConfigInput): void {
+  if (input.realm !== undefined) {
+    if (input.realm.length === 0 || Buffer.byteLength(input.realm) > TextLimit.Realm) {
+      throw new ConfigError(`--realm: give a non-empty name of at most ${TextLimit.Realm} bytes`);
+    }
+    config.realm = input.realm;
+  }
+  if (input.users) config.users = { ...input.users };
+  if (input.secrets) {
+    if (input.secrets.some((s) => s.length === 0)) throw new ConfigError('--secret: a shared secret cannot be empty');
+    config.secrets = [...input.secrets];
+  }
+  if (input.relayPorts !== undefined) {
+    const m = /^(\d{1,5})-(\d{1,5})$/.exec(input.relayPorts);
+    const min = m ? Number(m[1]) : NaN;
+    const max = m ? Number(m[2]) : NaN;
+    if (!m || min < 1024 || max > 65535 || min > max) {
+      throw new ConfigError(`--relay-ports "${input.relayPorts}": use MIN-MAX within 1024-65535 (e.g. 49152-65535)`);
+    }
+    config.relayPorts = { min, max };
+  }
+  if (input.relayIp !== undefined) {
+    if (!parseIp(input.relayIp) || isWildcard(input.relayIp)) {
+      throw new ConfigError(`--relay-ip "${input.relayIp}": give a specific local IP address`);
+    }
+    config.relayIp = input.relayIp;
+  }
+  if (input.externalIp !== undefined) {
+    const [pub, priv] = input.externalIp.split('/');
+    if (!pub || !parseIp(pub) || (priv !== undefined && !parseIp(priv))) {
+      throw new ConfigError(`--external-ip "${input.externalIp}": use PUBLIC or PUBLIC/PRIVATE IP addresses`);
+    }
+    config.externalIp = priv === undefined ? { public: pub } : { public: pub, private: priv };
+  }
+  if (input.allowPeers) config.allowPeers = [...input.allowPeers];
+  if (input.denyPeers) config.denyPeers = [...input.denyPeers];
+  const q = config.quotas;
+  config.quotas = {
+    perUser: input.maxAllocationsPerUser === undefined ? q.perUser : wholeNumber('--max-allocations-per-user', input.maxAllocationsPerUser, 0, 1e6),
+    perClientIp: input.maxAllocationsPerIp === undefined ? q.perClientIp : wholeNumber('--max-allocations-per-ip', input.maxAllocationsPerIp, 0, 1e6),
+    total: input.maxAllocations === undefined ? q.total : wholeNumber('--max-allocations', input.maxAllocations, 0, 1e7),
+  };
+  if (input.maxLifetime !== undefined) config.maxLifetime = wholeNumber('--max-lifetime', input.maxLifetime, config.defaultLifetime, 86400);
+  if (input.maxPermissions !== undefined) config.maxPermissions = wholeNumber('--max-permissions', input.maxPermissions, 1, 10000);
+  if (input.nonceLifetime !== undefined) config.nonceLifetime = wholeNumber('--nonce-lifetime', input.nonceLifetime, 10, 86400);
 }
 
 /** The RFC 5780 primary: the first listen address of the alternate address's family. */
@@ -138,8 +253,8 @@ export function resolveConfig(input: ConfigInput): ServerConfig {
     throw new ConfigError('--tls-listen needs a certificate: add --cert FILE --key FILE');
   }
   if (input.software !== undefined) {
-    if (input.software !== null && Buffer.byteLength(input.software) > TextLimit.Software) {
-      throw new ConfigError(`--software: at most ${TextLimit.Software} bytes`);
+    if (input.software !== null && Buffer.byteLength(input.software) > SOFTWARE_MAX_BYTES) {
+      throw new ConfigError(`--software: at most ${SOFTWARE_MAX_BYTES} bytes (it goes into answers to anyone who asks)`);
     }
     config.software = input.software;
   }
@@ -160,6 +275,7 @@ export function resolveConfig(input: ConfigInput): ServerConfig {
     throw new ConfigError('--alt-port needs --alt-address IP (the second address RFC 5780 answers from)');
   }
   if (input.altAddress !== undefined) resolveRfc5780(config, input.altAddress, input.altPort);
+  resolveTurn(config, input);
   return config;
 }
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { ConfigError } from '../src/errors.js';
-import { DEFAULTS, isWildcard, parseHostPort, resolveConfig } from '../src/config.js';
+import { DEFAULTS, isWildcard, parseHostPort, parseUser, resolveConfig } from '../src/config.js';
 
 t.test('parseHostPort takes IPv4, bracketed IPv6 and bare IPs', async (t) => {
   t.same(parseHostPort('127.0.0.1:3478', '--listen', 1), { host: '127.0.0.1', port: 3478 });
@@ -54,12 +54,45 @@ const invalid: Array<[string, Parameters<typeof resolveConfig>[0], RegExp]> = [
   ['idle timeout 0', { streamIdleTimeout: 0 }, /--stream-idle-timeout/],
   ['software too long', { software: 'x'.repeat(800) }, /--software/],
   ['duplicate listen', { listen: [{ host: '127.0.0.1', port: 7 }, { host: '127.0.0.1', port: 7 }] }, /given twice/],
+  ['relay ports reversed', { relayPorts: '60000-50000' }, /--relay-ports "60000-50000": use MIN-MAX within 1024-65535/],
+  ['relay ports below 1024', { relayPorts: '80-90' }, /--relay-ports/],
+  ['relay ports not a range', { relayPorts: '50000' }, /--relay-ports/],
+  ['relay ip wildcard', { relayIp: '0.0.0.0' }, /--relay-ip "0\.0\.0\.0": give a specific local IP/],
+  ['external ip not an IP', { externalIp: 'example.com' }, /--external-ip "example\.com"/],
+  ['external ip bad private part', { externalIp: '203.0.113.1/nope' }, /--external-ip/],
+  ['empty realm', { realm: '' }, /--realm/],
+  ['empty secret', { secrets: ['a', ''] }, /--secret: a shared secret cannot be empty/],
+  ['negative quota', { maxAllocationsPerUser: -1 }, /--max-allocations-per-user "-1"/],
+  ['max lifetime below the default', { maxLifetime: 60 }, /--max-lifetime "60": use a whole number from 600/],
+  ['zero permissions', { maxPermissions: 0 }, /--max-permissions/],
 ];
 for (const [name, input, message] of invalid) {
   t.test(`invalid: ${name}`, async (t) => {
     t.throws(() => resolveConfig(input), { name: 'ConfigError', code: 'ERR_CONFIG_INVALID', message });
   });
 }
+
+t.test('TURN settings: defaults, and values taken as given', async (t) => {
+  const d = resolveConfig({});
+  t.same(d.relayPorts, { min: 49152, max: 65535 });
+  t.same(d.quotas, { perUser: 10, perClientIp: 100, total: 0 });
+  t.equal(d.defaultLifetime, 600);
+  t.equal(d.maxLifetime, 3600);
+  t.same(d.secrets, []);
+  t.same(d.users, {});
+  const c = resolveConfig({ relayPorts: '50000-50100', externalIp: '203.0.113.7/10.0.0.5', secrets: ['s1', 's2'], realm: 'example.org' });
+  t.same(c.relayPorts, { min: 50000, max: 50100 });
+  t.same(c.externalIp, { public: '203.0.113.7', private: '10.0.0.5' });
+  t.same(c.secrets, ['s1', 's2']);
+  t.equal(c.realm, 'example.org');
+});
+
+t.test('parseUser splits at the first colon only', async (t) => {
+  t.same(parseUser('alice:pa:ss'), ['alice', 'pa:ss']);
+  t.throws(() => parseUser('alice'), { code: 'ERR_CONFIG_INVALID' });
+  t.throws(() => parseUser(':pw'), { code: 'ERR_CONFIG_INVALID' });
+  t.throws(() => parseUser('alice:'), { code: 'ERR_CONFIG_INVALID' });
+});
 
 t.test('isWildcard', async (t) => {
   t.ok(isWildcard('0.0.0.0'));

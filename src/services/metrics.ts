@@ -1,5 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { DROP_REASONS, type StunTransport } from '../stun/server.js';
+import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
+import { RELAY_DROP_REASONS } from '../turn/context.js';
 
 const TRANSPORTS: readonly StunTransport[] = ['udp', 'tcp', 'tls'];
 
@@ -14,6 +16,22 @@ export interface StunMetrics {
   connections: Gauge<'transport'>;
   /** Connections closed by the server, by transport and reason. */
   connectionsClosed: Counter<'transport' | 'reason'>;
+  /** Live TURN allocations. */
+  allocations: Gauge;
+  /** Allocation lifecycle events: created, refreshed-to-zero, expired, closed with the connection. */
+  allocationEvents: Counter<'event'>;
+  /** Relay packets dropped, by reason (no permission, denied peer, unbound channel, ...). */
+  relayDropped: Counter<'reason'>;
+  /** Packets relayed, by direction. */
+  relayedPackets: Counter<'direction'>;
+  /** Payload bytes relayed, by direction. */
+  relayedBytes: Counter<'direction'>;
+  /** Peer addresses refused by the peer policy, by the kind of rule. */
+  peerDenied: Counter<'reason'>;
+  /** Failed TURN authentications, by reason. */
+  authFailures: Counter<'reason'>;
+  /** Allocations refused by a quota, by which quota. */
+  quotaRefusals: Counter<'quota'>;
 }
 
 /** Why the server closed a stream connection; the label values of `turnkit_stream_closed_total`. */
@@ -54,6 +72,57 @@ export function createStunMetrics(): StunMetrics {
     labelNames: ['transport', 'reason'] as const,
     registers: [registry],
   });
+  const allocations = new Gauge({ name: 'turnkit_allocations', help: 'Live TURN allocations', registers: [registry] });
+  const allocationEvents = new Counter({
+    name: 'turnkit_allocation_events_total',
+    help: 'TURN allocations created and ended, by event',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  });
+  const relayDropped = new Counter({
+    name: 'turnkit_relay_dropped_total',
+    help: 'Relay packets dropped, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const relayedPackets = new Counter({
+    name: 'turnkit_relayed_packets_total',
+    help: 'Packets relayed, by direction',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const relayedBytes = new Counter({
+    name: 'turnkit_relayed_bytes_total',
+    help: 'Payload bytes relayed, by direction',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  const peerDenied = new Counter({
+    name: 'turnkit_peer_denied_total',
+    help: 'Peer addresses refused by the peer policy, by kind of rule',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'turnkit_auth_failures_total',
+    help: 'Failed TURN authentications, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const quotaRefusals = new Counter({
+    name: 'turnkit_quota_refusals_total',
+    help: 'Allocations refused by a quota',
+    labelNames: ['quota'] as const,
+    registers: [registry],
+  });
+  for (const event of ['created', 'deleted', 'expired', 'closed']) allocationEvents.inc({ event }, 0);
+  for (const reason of RELAY_DROP_REASONS) relayDropped.inc({ reason }, 0);
+  for (const direction of ['to-peer', 'to-client']) {
+    relayedPackets.inc({ direction }, 0);
+    relayedBytes.inc({ direction }, 0);
+  }
+  for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
+  for (const quota of ['user', 'client-ip', 'total']) quotaRefusals.inc({ quota }, 0);
   for (const transport of TRANSPORTS) {
     for (const reason of DROP_REASONS) dropped.inc({ transport, reason }, 0);
     if (transport !== 'udp') {
@@ -61,5 +130,19 @@ export function createStunMetrics(): StunMetrics {
       for (const reason of STREAM_CLOSE_REASONS) connectionsClosed.inc({ transport, reason }, 0);
     }
   }
-  return { registry, dropped, requests, connections, connectionsClosed };
+  return {
+    registry,
+    dropped,
+    requests,
+    connections,
+    connectionsClosed,
+    allocations,
+    allocationEvents,
+    relayDropped,
+    relayedPackets,
+    relayedBytes,
+    peerDenied,
+    authFailures,
+    quotaRefusals,
+  };
 }

@@ -5,19 +5,18 @@ import type dgram from 'node:dgram';
 import { formatHostPort, isWildcard, rfc5780Primary, type HostPort, type ServerConfig } from '../config.js';
 import { TurnkitError } from '../errors.js';
 import { createLogger, type Logger } from '../services/logger.js';
-import { createStunMetrics, type StreamCloseReason, type StunMetrics } from '../services/metrics.js';
+import type { Registry } from 'prom-client';
+import { createStunMetrics, type StreamCloseReason } from '../services/metrics.js';
 import { methodName } from '../stun/names.js';
-import {
-  handleStunMessage,
-  type BindingServerConfig,
-  type SocketRole,
-  type StunOutcome,
-  type StunRequestEvent,
-  type StunTransport,
-} from '../stun/server.js';
+import type { BindingServerConfig, SocketRole, StunTransport } from '../stun/server.js';
 import type { TransportAddress } from '../stun/ip.js';
+import type { Allocation } from '../turn/allocations.js';
+import type { ClientEvent, EngineNote, PendingAllocation, TurnOutcome } from '../turn/context.js';
+import { TurnEngine } from '../turn/engine.js';
 import { toTransportAddress } from './address.js';
+import { openRelay } from './relay.js';
 import { StreamFramer, writeFrame } from './stream.js';
+import { advertisedRelay, nonceIssuer, relayIpFor, turnEngineConfig } from './turn-setup.js';
 import { bindUdp, closeUdp } from './udp.js';
 
 /** A socket the server listens on, as reported in the ready log line and by the API. */
@@ -31,64 +30,205 @@ export interface ListenerInfo {
 /** A running server: its listeners, metrics, and a way to stop it. */
 export interface RunningServer {
   listeners: ListenerInfo[];
-  metrics: StunMetrics;
-  /** Stops listening, closes every connection, and resolves when all sockets are closed. */
+  /** The Prometheus registry with every turnkit metric. */
+  metrics: Registry;
+  /** The TURN state machine (for inspection: allocation counts and the like). */
+  engine: TurnEngine;
+  /** Stops listening, closes every connection and relay, and resolves when all sockets are closed. */
   close(): Promise<void>;
 }
 
 /** How long a TLS client may take to finish its handshake. */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How often expired allocations, reservations and remembered answers are swept. */
+const SWEEP_INTERVAL_MS = 1_000;
 
-/** One RFC 5780 group of UDP sockets: the socket for each role it has. */
-type UdpGroup = Partial<Record<SocketRole, dgram.Socket>>;
+/** Sends bytes to a client through the listener (UDP socket or stream connection) it talks to. */
+type ClientSender = (data: Buffer, to: TransportAddress, from?: SocketRole) => void;
 
-/** Runs the STUN server described by `config` until `close()` is called. */
+/** Runs the STUN/TURN server described by `config` until `close()` is called. */
 export async function runServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const metrics = createStunMetrics();
   const udpSockets: dgram.Socket[] = [];
   const streamServers: net.Server[] = [];
   const connections = new Set<net.Socket>();
   const listeners: ListenerInfo[] = [];
-  const stunConfig: BindingServerConfig = { software: config.software };
+  const senders = new Map<number, ClientSender>();
+  const relays = new Map<number, dgram.Socket>();
+  const reservedSockets = new Map<string, dgram.Socket>();
+  let nextListenerId = 1;
+  const binding: BindingServerConfig = { software: config.software };
+  // Labelled children resolved once: the data path must not hash label sets per packet.
+  const toPeerPackets = metrics.relayedPackets.labels({ direction: 'to-peer' });
+  const toPeerBytes = metrics.relayedBytes.labels({ direction: 'to-peer' });
+  const toClientPackets = metrics.relayedPackets.labels({ direction: 'to-client' });
+  const toClientBytes = metrics.relayedBytes.labels({ direction: 'to-client' });
+  const nonces = nonceIssuer(config);
+  const engine = new TurnEngine(turnEngineConfig(config, [], nonces), binding);
 
-  const execute = (outcome: StunOutcome, transport: StunTransport, reply: (data: Buffer, to: TransportAddress, from: SocketRole) => void): void => {
+  const note = (n: EngineNote | undefined): void => {
+    if (!n) return;
+    if (n.event === 'peer-denied') {
+      metrics.peerDenied.inc({ reason: n.reason });
+      logger.info('peer denied', { peer: n.peer, rule: n.rule });
+    } else if (n.event === 'auth-failed') {
+      metrics.authFailures.inc({ reason: n.reason });
+    } else {
+      metrics.quotaRefusals.inc({ quota: n.which });
+    }
+  };
+
+  const closeRelay = (allocation: Allocation, event: 'deleted' | 'expired' | 'closed'): void => {
+    const socket = relays.get(allocation.id);
+    if (!socket) return;
+    relays.delete(allocation.id);
+    void closeUdp(socket);
+    metrics.allocations.dec();
+    metrics.allocationEvents.inc({ event });
+    logger.debug('allocation ended', { id: allocation.id, event });
+  };
+
+  const attachRelay = (allocation: Allocation, socket: dgram.Socket): void => {
+    relays.set(allocation.id, socket);
+    metrics.allocations.inc();
+    metrics.allocationEvents.inc({ event: 'created' });
+    const send = senders.get(allocation.fiveTuple.listenerId);
+    const client = allocation.fiveTuple.client;
+    socket.on('message', (data, rinfo) => {
+      const out = engine.handlePeerPacket(allocation, rinfo.address, rinfo.port, data, Date.now());
+      if (out.kind === 'relay-drop') {
+        metrics.relayDropped.inc({ reason: out.reason });
+        return;
+      }
+      toClientPackets.inc();
+      toClientBytes.inc(data.length);
+      send?.(out.data, client);
+    });
+    socket.on('error', (err) => logger.debug('relay socket error', { id: allocation.id, error: err.message }));
+  };
+
+  const allocate = async (pending: PendingAllocation, send: ClientSender): Promise<void> => {
+    const { event } = pending.ctx;
+    let relay: dgram.Socket | undefined;
+    let reserved: dgram.Socket | undefined;
+    let relayed: TransportAddress | undefined;
+    let reservationToken: Buffer | undefined;
+    if (pending.reservedPort) {
+      const hex = pending.reservedPort.token.toString('hex');
+      relay = reservedSockets.get(hex);
+      reservedSockets.delete(hex);
+      relayed = pending.reservedPort.address;
+    } else {
+      const ip = relayIpFor(config, pending.family, event.source, event.local);
+      const opened = ip
+        ? await openRelay(ip, config.relayPorts, { even: pending.evenPort !== undefined, reserveNext: pending.evenPort?.reserveNext ?? false })
+        : undefined;
+      if (opened) {
+        relay = opened.relay.socket;
+        relayed = opened.relay.address;
+        if (opened.reserved) {
+          reserved = opened.reserved.socket;
+          reservationToken = engine.reservations.reserve(opened.reserved.address, Date.now());
+          reservedSockets.set(reservationToken.toString('hex'), reserved);
+        }
+      }
+    }
+    if (!senders.has(event.listenerId)) {
+      // The client's connection closed while the relay was opening.
+      engine.cancelPending(pending);
+      if (relay) void closeUdp(relay);
+      return;
+    }
+    const out =
+      relay && relayed
+        ? engine.completeAllocation(pending, {
+            ok: true,
+            relayed,
+            advertised: advertisedRelay(config, relayed),
+            ...(reservationToken ? { reservationToken } : {}),
+          })
+        : engine.completeAllocation(pending, { ok: false });
+    if (out.created && relay) attachRelay(out.created, relay);
+    else if (relay) void closeUdp(relay);
+    execute(out, event.transport, send);
+  };
+
+  const execute = (outcome: TurnOutcome, transport: StunTransport, send: ClientSender): void => {
     switch (outcome.kind) {
       case 'respond':
         metrics.requests.inc({ transport, method: methodName(outcome.method), result: outcome.result });
-        reply(outcome.data, outcome.to, outcome.from);
+        note(outcome.note);
+        send(outcome.data, outcome.to, outcome.from);
+        if (outcome.released) closeRelay(outcome.released, 'deleted');
         return;
       case 'drop':
         metrics.dropped.inc({ transport, reason: outcome.reason });
         logger.debug('dropped', { transport, reason: outcome.reason });
+        return;
+      case 'relay-drop':
+        metrics.relayDropped.inc({ reason: outcome.reason });
+        note(outcome.note);
+        return;
+      case 'send-peer': {
+        const socket = relays.get(outcome.allocation.id);
+        if (!socket) return;
+        toPeerPackets.inc();
+        toPeerBytes.inc(outcome.data.length);
+        socket.send(outcome.data, outcome.peer.port, outcome.peer.address);
+        return;
+      }
+      case 'allocate':
+        void allocate(outcome.pending, send).catch((err: unknown) => {
+          engine.cancelPending(outcome.pending);
+          logger.error('allocation failed', { error: String(err) });
+        });
         return;
       case 'indication':
         return;
     }
   };
 
-  const handle = (event: StunRequestEvent): StunOutcome => {
+  const handle = (event: ClientEvent, send: ClientSender): void => {
+    let outcome: TurnOutcome;
     try {
-      return handleStunMessage(event, stunConfig);
+      outcome = engine.handleClientMessage(event, Date.now());
     } catch (err) {
       // A bug must cost one message, never the server.
       logger.error('internal error handling a message', { transport: event.transport, error: String(err) });
-      return { kind: 'drop', reason: 'internal-error' };
+      outcome = { kind: 'drop', reason: 'internal-error' };
     }
+    execute(outcome, event.transport, send);
   };
 
+  const sweep = setInterval(() => {
+    const expired = engine.expire(Date.now());
+    for (const a of expired.allocations) closeRelay(a, 'expired');
+    for (const r of expired.reservations) {
+      const s = reservedSockets.get(r.token);
+      reservedSockets.delete(r.token);
+      if (s) void closeUdp(s);
+    }
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
   const closeAll = async (): Promise<void> => {
+    clearInterval(sweep);
     for (const c of connections) {
       metrics.connectionsClosed.inc({ transport: c instanceof tls.TLSSocket ? 'tls' : 'tcp', reason: 'shutdown' });
       c.destroy();
     }
+    const relaySockets = [...relays.values(), ...reservedSockets.values()];
+    relays.clear();
+    reservedSockets.clear();
     await Promise.all([
+      ...relaySockets.map((s) => closeUdp(s)),
       ...udpSockets.map((s) => closeUdp(s)),
       ...streamServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
     ]);
   };
 
   const openUdpGroup = async (group: Array<[SocketRole, HostPort]>, optional: boolean): Promise<void> => {
-    const sockets: UdpGroup = {};
+    const sockets: Partial<Record<SocketRole, dgram.Socket>> = {};
     for (const [role, hp] of group) {
       let bound;
       try {
@@ -104,13 +244,22 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
       udpSockets.push(socket);
       sockets[role] = socket;
       listeners.push({ transport: 'udp', role, address: local.address, port: local.port });
+      const listenerId = nextListenerId++;
       const specific = isWildcard(hp.host) ? undefined : local;
+      // RFC 5780 answers may leave from a sibling socket; everything else leaves from this one.
+      const send: ClientSender = (out, to, from) => ((from && sockets[from]) || socket).send(out, to.port, to.address);
+      senders.set(listenerId, send);
       socket.on('message', (data, rinfo) => {
-        const event: StunRequestEvent = { data, transport: 'udp', source: toTransportAddress(rinfo.address, rinfo.port), role };
+        const event: ClientEvent = {
+          data,
+          transport: 'udp',
+          source: toTransportAddress(rinfo.address, rinfo.port),
+          role,
+          listenerId,
+          server: local,
+        };
         if (specific) event.local = specific;
-        execute(handle(event), 'udp', (out, to, from) => {
-          (sockets[from] ?? socket).send(out, to.port, to.address);
-        });
+        handle(event, send);
       });
       socket.on('error', (err) => logger.warn('udp socket error', { error: err.message }));
     }
@@ -121,8 +270,12 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
       connections.add(conn);
       metrics.connections.inc({ transport });
       const framer = new StreamFramer();
+      const listenerId = nextListenerId++;
       const source = toTransportAddress(conn.remoteAddress ?? '0.0.0.0', conn.remotePort ?? 0);
-      const local = isWildcard(hp.host) ? undefined : toTransportAddress(conn.localAddress ?? hp.host, conn.localPort ?? hp.port);
+      const server = toTransportAddress(conn.localAddress ?? hp.host, conn.localPort ?? hp.port);
+      const local = isWildcard(hp.host) ? undefined : server;
+      const send: ClientSender = (out) => writeFrame(conn, out);
+      senders.set(listenerId, send);
       const closeFor = (reason: StreamCloseReason): void => {
         metrics.connectionsClosed.inc({ transport, reason });
         conn.destroy();
@@ -130,21 +283,24 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
       conn.setNoDelay(true);
       conn.setTimeout(config.streamIdleTimeout * 1000, () => closeFor('idle'));
       conn.on('data', (chunk: Buffer) => {
-        const error = framer.push(chunk, (frame, kind) => {
-          if (kind === 'channel-data') {
-            metrics.dropped.inc({ transport, reason: 'channel-data' });
-            return;
-          }
-          const event: StunRequestEvent = { data: frame, transport, source, role };
+        const error = framer.push(chunk, (frame) => {
+          const event: ClientEvent = { data: frame, transport, source, role, listenerId, server };
           if (local) event.local = local;
-          execute(handle(event), transport, (out) => writeFrame(conn, out));
+          handle(event, send);
         });
         if (error) closeFor(error);
       });
       conn.on('error', () => conn.destroy());
       conn.on('close', () => {
         connections.delete(conn);
+        senders.delete(listenerId);
         metrics.connections.dec({ transport });
+        // RFC 8656 §7: an allocation over TCP/TLS ends when its connection closes.
+        const allocation = engine.allocations.get(`${listenerId}|${source.address}|${source.port}`);
+        if (allocation) {
+          engine.release(allocation);
+          closeRelay(allocation, 'closed');
+        }
       });
     };
     const server =
@@ -187,7 +343,7 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
           ['alt-ip', { host: config.altAddress!, port: hp.port }],
           ['alt-both', { host: config.altAddress!, port: config.altPort! }],
         );
-        stunConfig.rfc5780 = Object.fromEntries(
+        binding.rfc5780 = Object.fromEntries(
           group.map(([role, g]) => [role, toTransportAddress(g.host, g.port)]),
         ) as Record<SocketRole, TransportAddress>;
       }
@@ -202,12 +358,15 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
     } else {
       logger.info('TLS listener off: no certificate configured (set --cert FILE --key FILE to enable it)');
     }
+    // The peer policy must refuse the server's own listening ports, now that they are known.
+    engine.reconfigure(turnEngineConfig(config, listeners.map((l) => toTransportAddress(l.address, l.port)), nonces));
   } catch (err) {
     await closeAll();
     throw err;
   }
-  logger.info('ready', { listeners });
-  return { listeners, metrics, close: closeAll };
+  const turn = engine.isEnabled() ? 'on' : 'off (no --user or --secret configured)';
+  logger.info('ready', { listeners, turn, realm: config.realm });
+  return { listeners, metrics: metrics.registry, engine, close: closeAll };
 }
 
 function listenError(transport: string, hp: HostPort, err: unknown): TurnkitError {

@@ -34,6 +34,11 @@ const badFlags: Array<[string[], RegExp]> = [
   [['serve', '--log-level', 'loud'], /--log-level/],
   [['serve', '--tls-listen', '127.0.0.1:0'], /--tls-listen needs a certificate/],
   [['serve', '--stream-idle-timeout', 'soon'], /--stream-idle-timeout/],
+  [['serve', '--user', 'alice'], /--user: expected NAME:PASSWORD/],
+  [['serve', '--secret-file', '/nonexistent/secrets'], /--secret-file \/nonexistent\/secrets: cannot read it \(ENOENT\)/],
+  [['serve', '--allow-peer', '10.0.0.0/33'], /--allow-peer/],
+  [['serve', '--relay-ports', '1-2'], /--relay-ports/],
+  [['serve', '--max-allocations-per-user', 'many'], /--max-allocations-per-user "many"/],
 ];
 for (const [args, message] of badFlags) {
   t.test(`bad flags exit non-zero with one line: ${args.slice(1).join(' ')}`, async (t) => {
