@@ -60,7 +60,7 @@ export class TurnEngine {
   /** Relay ports held by EVEN-PORT reservations. */
   readonly reservations = new ReservationTable();
   private readonly transactions = new TransactionCache();
-  private readonly pending = new Map<string, Buffer>();
+  private readonly pending = new Set<string>();
   private readonly unauthLimiter: SourceLimiter;
 
   constructor(
@@ -108,8 +108,9 @@ export class TurnEngine {
       const result = (cached.readUInt16BE(0) & 0x0110) === 0x0110 ? 'error' : 'success';
       return { kind: 'respond', data: cached, from: event.role, to: event.source, method: request.method, result };
     }
-    const inFlight = this.pending.get(key);
-    if (inFlight && inFlight.equals(request.transactionId)) return { kind: 'relay-drop', reason: 'allocation-pending' };
+    // While an Allocate on this 5-tuple waits for its relay socket, nothing else may start one: a
+    // retransmit would open a second relay, and a second Allocate must not orphan the first.
+    if (this.pending.has(key)) return { kind: 'relay-drop', reason: 'allocation-pending' };
 
     const unknown = unknownComprehensionRequired(request);
     if (unknown.length > 0) return unknownAttributeError(request, event, this.binding, unknown);
@@ -149,7 +150,7 @@ export class TurnEngine {
       case Method.Allocate: {
         const r = handleAllocate(ctx, this.allocations, this.reservations);
         if ('ctx' in r) {
-          this.pending.set(key, Buffer.from(request.transactionId));
+          this.pending.add(key);
           return { kind: 'allocate', pending: r };
         }
         reply = r;

@@ -105,6 +105,8 @@ export type RelayOpened =
 export function completeAllocate(pending: PendingAllocation, opened: RelayOpened, table: AllocationTable): HandlerReply {
   const { ctx } = pending;
   if (!opened.ok) return fail(ErrorCode.InsufficientCapacity);
+  const { event } = ctx;
+  if (table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`)) return fail(ErrorCode.AllocationMismatch);
   const allocation = table.create({
     fiveTuple: fiveTupleOf(ctx.event),
     username: ctx.auth.username,
