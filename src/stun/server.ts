@@ -40,6 +40,17 @@ export type DropReason =
  */
 export const SOFTWARE_MAX_BYTES = 64;
 
+/**
+ * turnkit's diagnostic ECHO attribute (comprehension-optional, from the expert-review range): a
+ * Binding request may carry up to ECHO_MAX_BYTES that the answer returns unchanged. nat-probe puts
+ * its own local address in it; a router ALG that rewrites addresses inside payloads changes it on
+ * the way, which is how the probe detects such ALGs. It costs nothing in amplification: the answer
+ * grows by exactly what the request carried.
+ */
+export const ECHO_ATTRIBUTE = 0xc7e0;
+/** The most bytes the ECHO attribute returns; longer values are ignored. */
+export const ECHO_MAX_BYTES = 64;
+
 /** Every drop reason, for pre-registering metric labels. */
 export const DROP_REASONS: readonly DropReason[] = [
   'too-short',
@@ -259,6 +270,11 @@ export function handleBindingRequest(request: StunMessage, event: StunRequestEve
     add(AttributeType.MappedAddress, encodeAddress(event.source), event.source);
     if (responseOrigin) add(AttributeType.SourceAddress, encodeAddress(responseOrigin), responseOrigin);
     if (otherAddress) add(AttributeType.ChangedAddress, encodeAddress(otherAddress), otherAddress);
+  }
+  const echo = getAttribute(request, ECHO_ATTRIBUTE);
+  if (echo && echo.value.length <= ECHO_MAX_BYTES) {
+    attributes.push({ type: ECHO_ATTRIBUTE, value: echo.value });
+    addressBytes += 4 + padded(echo.value.length);
   }
   const data = finish(reply, MessageClass.SuccessResponse, attributes, addressBytes);
   return { kind: 'respond', data, from, to, method: request.method, result: 'success' };

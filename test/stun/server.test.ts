@@ -14,6 +14,8 @@ import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type St
 import {
   handleStunMessage,
   SOFTWARE_MAX_BYTES,
+  ECHO_ATTRIBUTE,
+  ECHO_MAX_BYTES,
   type BindingServerConfig,
   type SocketRole,
   type StunOutcome,
@@ -251,4 +253,13 @@ t.test('the responder never throws on mutated real requests', async (t) => {
     }
   }
   t.ok(answered <= 4);
+});
+
+t.test('the ECHO diagnostic attribute comes back unchanged; an oversized one is ignored', async (t) => {
+  const value = Buffer.from('0001c0a80102', 'hex');
+  const m = response(run(request([{ type: ECHO_ATTRIBUTE, value }]), plain));
+  t.ok(getAttribute(m, ECHO_ATTRIBUTE)?.value.equals(value));
+  const big = response(run(request([{ type: ECHO_ATTRIBUTE, value: Buffer.alloc(ECHO_MAX_BYTES + 4) }]), plain));
+  t.equal(getAttribute(big, ECHO_ATTRIBUTE), undefined);
+  t.equal(big.cls, MessageClass.SuccessResponse, 'an optional attribute never causes an error');
 });
