@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parseHostPort, parsePort, parseUser, DEFAULT_PORT, DEFAULT_TLS_PORT, type ConfigInput, type HostPort } from '../src/config.js';
 import { TurnkitError } from '../src/errors.js';
 import { startServer } from '../src/index.js';
+import { mintRestCredential } from '../src/turn/credentials.js';
 
 const collect =
   (option: string, defaultPort: number) =>
@@ -71,6 +72,14 @@ program
   .option('--max-lifetime <seconds>', 'longest allocation lifetime a client may ask for (default 3600)', integer('--max-lifetime'))
   .option('--max-permissions <n>', 'peer permissions per allocation (default 64)', integer('--max-permissions'))
   .option('--nonce-lifetime <seconds>', 'seconds before a nonce goes stale (default 600)', integer('--nonce-lifetime'))
+  .option('--http-listen <ip:port>', 'credential service and health probes (default 127.0.0.1:8080)', (v) => parseHostPort(v, '--http-listen', 8080))
+  .option('--no-http', 'no credential service')
+  .option('--metrics-listen <ip:port>', 'Prometheus /metrics (default 127.0.0.1:9641)', (v) => parseHostPort(v, '--metrics-listen', 9641))
+  .option('--no-metrics', 'no metrics listener')
+  .option('--api-key <key>', 'key callers of the credential service present (Authorization: Bearer), repeatable', repeat)
+  .option('--cors-origin <origin>', 'browser origin allowed to call the credential service, repeatable', repeat)
+  .option('--max-credential-ttl <seconds>', 'longest credential the service hands out (default 86400)', integer('--max-credential-ttl'))
+  .option('--public-host <name>', 'host name put in the TURN URIs the credential service returns')
   .action(async (opts: {
     listen?: HostPort[];
     tlsListen?: HostPort[];
@@ -97,9 +106,21 @@ program
     maxLifetime?: number;
     maxPermissions?: number;
     nonceLifetime?: number;
+    http?: HostPort | false;
+    httpListen?: HostPort;
+    metrics?: HostPort | false;
+    metricsListen?: HostPort;
+    apiKey?: string[];
+    corsOrigin?: string[];
+    maxCredentialTtl?: number;
+    publicHost?: string;
   }) => {
-    const { user, usersFile, secret, secretFile, allowPeer, denyPeer, software, ...rest } = opts;
+    const { user, usersFile, secret, secretFile, allowPeer, denyPeer, software, http, metrics, apiKey, corsOrigin, ...rest } = opts;
     const input: ConfigInput = { ...rest };
+    if (http === false) input.httpListen = null;
+    if (metrics === false) input.metricsListen = null;
+    if (apiKey) input.apiKeys = apiKey;
+    if (corsOrigin) input.corsOrigins = corsOrigin;
     if (software === false) input.software = null;
     else if (typeof software === 'string') input.software = software;
     try {
@@ -128,6 +149,26 @@ program
       fail(err);
     }
     if (stopping) await server.close().then(() => process.exit(0));
+  });
+
+program
+  .command('credentials')
+  .description('print an ephemeral TURN credential minted from a shared secret (TURN REST API scheme)')
+  .option('--secret <secret>', 'the shared secret (prefer --secret-file: arguments show in ps)')
+  .option('--secret-file <file>', 'file whose first secret line is used')
+  .requiredOption('--user <id>', 'user id to embed in the username')
+  .option('--ttl <seconds>', 'lifetime in seconds', integer('--ttl'), 86400)
+  .option('--json', 'print {username, password, ttl} as JSON')
+  .action((opts: { secret?: string; secretFile?: string; user: string; ttl: number; json?: boolean }) => {
+    try {
+      const secret = opts.secret ?? (opts.secretFile ? fileLines('--secret-file', opts.secretFile)[0] : undefined);
+      if (!secret) throw new TurnkitError('ERR_CONFIG_INVALID', 'credentials: give --secret-file FILE (or --secret S)');
+      if (opts.user.includes(':')) throw new TurnkitError('ERR_CONFIG_INVALID', '--user: a user id cannot contain ":"');
+      const c = mintRestCredential(secret, opts.user, opts.ttl, Date.now());
+      process.stdout.write(opts.json ? `${JSON.stringify(c)}\n` : `username: ${c.username}\npassword: ${c.password}\nttl:      ${c.ttl}\n`);
+    } catch (err) {
+      fail(err);
+    }
   });
 
 try {

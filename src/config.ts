@@ -58,6 +58,25 @@ export interface ServerConfig {
   maxPermissions: number;
   /** TURN: seconds a nonce is good for before 438 Stale Nonce. */
   nonceLifetime: number;
+  /** Credential service and health probes; null = off. */
+  httpListen: HostPort | null;
+  /** Prometheus `/metrics`; null = off. */
+  metricsListen: HostPort | null;
+  /** API keys callers of the credential service present. */
+  apiKeys: string[];
+  /** Origins allowed to call the credential service from a browser. */
+  corsOrigins: string[];
+  /** Longest TTL the credential service grants, seconds. */
+  maxCredentialTtl: number;
+  /** Host name put in the TURN URIs the credential service returns. */
+  publicHost?: string;
+}
+
+/** True for 127.0.0.0/8 and ::1, where a keyless credential service reaches no one else. */
+export function isLoopback(host: string): boolean {
+  const ip = parseIp(host);
+  if (!ip) return false;
+  return ip.family === 'IPv4' ? ip.bytes[0] === 127 : ip.bytes.subarray(0, 15).every((b) => b === 0) && ip.bytes[15] === 1;
 }
 
 /** STUN's registered ports (RFC 8489 §18.4). */
@@ -90,6 +109,11 @@ export const DEFAULTS: ServerConfig = {
   maxLifetime: 3600,
   maxPermissions: 64,
   nonceLifetime: 600,
+  httpListen: { host: '127.0.0.1', port: 8080 },
+  metricsListen: { host: '127.0.0.1', port: 9641 },
+  apiKeys: [],
+  corsOrigins: [],
+  maxCredentialTtl: 86400,
 };
 
 /** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */
@@ -156,6 +180,13 @@ export interface ConfigInput {
   maxLifetime?: number;
   maxPermissions?: number;
   nonceLifetime?: number;
+  /** null turns the listener off. */
+  httpListen?: HostPort | null;
+  metricsListen?: HostPort | null;
+  apiKeys?: string[];
+  corsOrigins?: string[];
+  maxCredentialTtl?: number;
+  publicHost?: string;
 }
 
 /** Parses "name:password" as `--user` takes it (the password may contain colons). */
@@ -221,6 +252,35 @@ function resolveTurn(config: ServerConfig, input: ConfigInput): void {
   if (input.nonceLifetime !== undefined) config.nonceLifetime = wholeNumber('--nonce-lifetime', input.nonceLifetime, 10, 86400);
 }
 
+function resolveServices(config: ServerConfig, input: ConfigInput): void {
+  if (input.httpListen !== undefined) config.httpListen = input.httpListen;
+  if (input.metricsListen !== undefined) config.metricsListen = input.metricsListen;
+  if (input.apiKeys) {
+    if (input.apiKeys.some((k) => k.length < 16)) throw new ConfigError('--api-key: use at least 16 characters (e.g. openssl rand -hex 24)');
+    config.apiKeys = [...input.apiKeys];
+  }
+  if (input.corsOrigins) {
+    for (const o of input.corsOrigins) {
+      if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) {
+        throw new ConfigError(`--cors-origin "${o}": use an origin like https://app.example.com (scheme and host, no path) or *`);
+      }
+    }
+    config.corsOrigins = [...input.corsOrigins];
+  }
+  if (input.maxCredentialTtl !== undefined) {
+    config.maxCredentialTtl = wholeNumber('--max-credential-ttl', input.maxCredentialTtl, 60, 30 * 86400);
+  }
+  if (input.publicHost !== undefined) {
+    if (!/^[A-Za-z0-9.:-]{1,253}$/.test(input.publicHost)) throw new ConfigError(`--public-host "${input.publicHost}": give a DNS name or IP address`);
+    config.publicHost = input.publicHost;
+  }
+  if (config.httpListen && config.apiKeys.length === 0 && !isLoopback(config.httpListen.host)) {
+    throw new ConfigError(
+      `--http-listen ${formatHostPort(config.httpListen)}: the credential service hands out TURN credentials; off loopback it needs --api-key KEY`,
+    );
+  }
+}
+
 /** The RFC 5780 primary: the first listen address of the alternate address's family. */
 export function rfc5780Primary(config: ServerConfig): HostPort | undefined {
   if (!config.altAddress) return undefined;
@@ -276,6 +336,7 @@ export function resolveConfig(input: ConfigInput): ServerConfig {
   }
   if (input.altAddress !== undefined) resolveRfc5780(config, input.altAddress, input.altPort);
   resolveTurn(config, input);
+  resolveServices(config, input);
   return config;
 }
 

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROP_REASONS, type StunTransport } from '../stun/server.js';
 import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
 import { RELAY_DROP_REASONS } from '../turn/context.js';
@@ -48,6 +48,8 @@ const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
 /** Creates the STUN metrics in a fresh registry, every drop reason pre-registered at zero. */
 export function createStunMetrics(): StunMetrics {
   const registry = new Registry();
+  // Process metrics (CPU, memory, event-loop lag, handles) under their standard names.
+  collectDefaultMetrics({ register: registry });
   const dropped = new Counter({
     name: 'turnkit_stun_dropped_total',
     help: 'STUN/ChannelData messages dropped without an answer, by reason',

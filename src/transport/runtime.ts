@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import type dgram from 'node:dgram';
-import { formatHostPort, isWildcard, rfc5780Primary, type HostPort, type ServerConfig } from '../config.js';
+import { DEFAULTS, formatHostPort, isWildcard, rfc5780Primary, type HostPort, type ServerConfig } from '../config.js';
+import { startCredentialService, startMetricsService, type Health, type HttpListener } from '../services/http.js';
+import { turnUris } from '../services/uris.js';
 import { TurnkitError } from '../errors.js';
 import { createLogger, type Logger } from '../services/logger.js';
 import type { Registry } from 'prom-client';
@@ -34,6 +36,9 @@ export interface RunningServer {
   metrics: Registry;
   /** The TURN state machine (for inspection: allocation counts and the like). */
   engine: TurnEngine;
+  /** The credential service's and metrics' addresses, when they run. */
+  http?: HostPort;
+  metricsHttp?: HostPort;
   /** Stops listening, closes every connection and relay, and resolves when all sockets are closed. */
   close(): Promise<void>;
 }
@@ -211,8 +216,13 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
 
+  const health: Health = { ready: false };
+  const httpListeners: HttpListener[] = [];
+
   const closeAll = async (): Promise<void> => {
+    health.ready = false;
     clearInterval(sweep);
+    await Promise.all(httpListeners.map((h) => h.close()));
     for (const c of connections) {
       metrics.connectionsClosed.inc({ transport: c instanceof tls.TLSSocket ? 'tls' : 'tcp', reason: 'shutdown' });
       c.destroy();
@@ -360,13 +370,50 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
     }
     // The peer policy must refuse the server's own listening ports, now that they are known.
     engine.reconfigure(turnEngineConfig(config, listeners.map((l) => toTransportAddress(l.address, l.port)), nonces));
+    const uris = turnUris(config, listeners);
+    const endpointConfig = {
+      secrets: config.secrets,
+      apiKeys: config.apiKeys,
+      corsOrigins: config.corsOrigins,
+      maxTtl: config.maxCredentialTtl,
+      uris,
+    };
+    // The built-in localhost ports are a convenience: if something holds them, carry on without.
+    const optionalHttp = async (hp: HostPort | null, builtIn: boolean, start: (hp: HostPort) => Promise<HttpListener>): Promise<HostPort | undefined> => {
+      if (!hp) return undefined;
+      try {
+        const h = await start(hp);
+        httpListeners.push(h);
+        return h.address;
+      } catch (err) {
+        if (!builtIn) throw err;
+        logger.warn('listener skipped', { listen: formatHostPort(hp), reason: (err as Error).message });
+        return undefined;
+      }
+    };
+    const http = await optionalHttp(config.httpListen, config.httpListen === DEFAULTS.httpListen, (hp) =>
+      startCredentialService(hp, () => endpointConfig, health, logger),
+    );
+    const metricsHttp = await optionalHttp(config.metricsListen, config.metricsListen === DEFAULTS.metricsListen, (hp) =>
+      startMetricsService(hp, metrics.registry),
+    );
+    health.ready = true;
+    const turn = engine.isEnabled() ? 'on' : 'off (no --user or --secret configured)';
+    logger.info('ready', {
+      listeners,
+      turn,
+      realm: config.realm,
+      ...(http ? { credentials: `http://${formatHostPort(http)}/ice-servers?username=ID` } : {}),
+      ...(metricsHttp ? { metrics: `http://${formatHostPort(metricsHttp)}/metrics` } : {}),
+    });
+    const running: RunningServer = { listeners, metrics: metrics.registry, engine, close: closeAll };
+    if (http) running.http = http;
+    if (metricsHttp) running.metricsHttp = metricsHttp;
+    return running;
   } catch (err) {
     await closeAll();
     throw err;
   }
-  const turn = engine.isEnabled() ? 'on' : 'off (no --user or --secret configured)';
-  logger.info('ready', { listeners, turn, realm: config.realm });
-  return { listeners, metrics: metrics.registry, engine, close: closeAll };
 }
 
 function listenError(transport: string, hp: HostPort, err: unknown): TurnkitError {

@@ -1,0 +1,101 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+import { formatHostPort, type HostPort } from '../config.js';
+import { TurnkitError } from '../errors.js';
+import { handleCredentialRequest, type CredentialEndpointConfig, type EndpointResponse } from './credentials-endpoint.js';
+import type { Logger } from './logger.js';
+
+/** A running HTTP listener. */
+export interface HttpListener {
+  address: HostPort;
+  close(): Promise<void>;
+}
+
+/** Health as the probes report it: alive once started, ready once every listener is bound and until shutdown. */
+export interface Health {
+  ready: boolean;
+}
+
+function send(res: http.ServerResponse, r: EndpointResponse): void {
+  res.writeHead(r.status, r.headers);
+  res.end(r.body);
+}
+
+function notFound(): EndpointResponse {
+  return { status: 404, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: '{"error":"not found"}\n' };
+}
+
+async function listen(server: http.Server, hp: HostPort, what: string): Promise<HttpListener> {
+  // Slow or idle clients must not hold sockets open: requests here are tiny.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: hp.host, port: hp.port, exclusive: true }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new TurnkitError('ERR_LISTEN_FAILED', `cannot listen for ${what} on ${formatHostPort(hp)}: ${code}`, { cause: err });
+  }
+  const a = server.address() as AddressInfo;
+  return {
+    address: { host: a.address, port: a.port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * The credential service and health probes: `/turn-credentials`, `/ice-servers`, `/healthz`,
+ * `/readyz`. Every answer is JSON; errors never carry a stack trace.
+ */
+export function startCredentialService(
+  hp: HostPort,
+  config: () => CredentialEndpointConfig,
+  health: Health,
+  logger: Logger,
+): Promise<HttpListener> {
+  const server = http.createServer((req, res) => {
+    try {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/healthz') return send(res, { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}\n' });
+      if (path === '/readyz') {
+        return send(res, {
+          status: health.ready ? 200 : 503,
+          headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+          body: health.ready ? '{"status":"ready"}\n' : '{"status":"not ready"}\n',
+        });
+      }
+      const r = handleCredentialRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, config(), Date.now());
+      send(res, r ?? notFound());
+    } catch (err) {
+      logger.error('credential service error', { error: (err as Error).message });
+      send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"internal error"}\n' });
+    }
+  });
+  return listen(server, hp, 'the credential service');
+}
+
+/** Prometheus metrics on their own listener (`/metrics`), so they can stay private while credentials are public. */
+export function startMetricsService(hp: HostPort, registry: Registry): Promise<HttpListener> {
+  const server = http.createServer((req, res) => {
+    if ((req.url ?? '/').split('?')[0] !== '/metrics') return send(res, notFound());
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(text);
+      },
+      () => send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"metrics unavailable"}\n' }),
+    );
+  });
+  return listen(server, hp, 'metrics');
+}
