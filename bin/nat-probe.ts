@@ -1,33 +1,142 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
-import { parseHostPort, DEFAULT_PORT } from '../src/config.js';
-import { TurnkitError } from '../src/errors.js';
-import { classifyNatPresence } from '../src/nat-probe/classify.js';
-import { probeBinding } from '../src/nat-probe/probe.js';
+// nat-probe: what kind of NAT is this host behind? See docs/nat-probe.md.
+// Exit status: 0 classified, 1 internal error, 2 usage error, 3 no STUN answer over UDP,
+// 4 classified but every requested TURN Allocate failed.
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import { Command, CommanderError } from 'commander';
+import { DEFAULT_PORT } from '../src/config.js';
+import { toTransportAddress } from '../src/transport/address.js';
+import { classify } from '../src/nat-probe/classify.js';
+import { probeLifetime, runProbe, type LifetimeResult } from '../src/nat-probe/probe.js';
 import { buildReport, formatReport } from '../src/nat-probe/report.js';
+import { parseTurnUri, probeTurn, type TurnResult } from '../src/nat-probe/turn.js';
+
+/** A usage problem: one line on stderr, exit status 2. */
+class UsageError extends Error {}
+
+interface Options {
+  server?: string;
+  json?: boolean;
+  timeout: string;
+  localAddress?: string;
+  turn: string[];
+  username?: string;
+  password?: string;
+  lifetime?: boolean;
+  lifetimeMax: string;
+}
+
+/** Splits HOST[:PORT] / [IPv6]:PORT / bare IPv6. */
+function splitHostPort(text: string): { host: string; port: number } {
+  let host = text;
+  let portText: string | undefined;
+  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (bracket) {
+    host = bracket[1]!;
+    portText = bracket[2];
+  } else if ((text.match(/:/g) ?? []).length === 1) {
+    [host, portText] = text.split(':') as [string, string];
+  }
+  const port = portText === undefined ? DEFAULT_PORT : Number(portText);
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65535 || (portText !== undefined && !/^\d+$/.test(portText))) {
+    throw new UsageError(`--server "${text}": expected HOST[:PORT], e.g. stun.example.org:3478, 192.0.2.1 or [2001:db8::1]:3478`);
+  }
+  return { host, port };
+}
+
+function intOption(text: string, name: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${name} "${text}": use a whole number from ${min} to ${max}`);
+  return n;
+}
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
 
 const program = new Command('nat-probe')
-  .description('Ask a STUN server how this host is seen from outside (mapped address, NAT or not)')
-  .requiredOption('--server <ip:port>', `STUN server address (port defaults to ${DEFAULT_PORT})`)
-  .option('--json', 'print one JSON object instead of text')
-  .option('--timeout <ms>', 'give up after this many milliseconds', '3000')
-  .option('--local-address <ip>', 'send from this local IP')
-  .action(async (opts: { server: string; json?: boolean; timeout: string; localAddress?: string }) => {
-    const timeout = Number(opts.timeout);
-    if (!Number.isInteger(timeout) || timeout < 100 || timeout > 600_000) {
-      throw new TurnkitError('ERR_CONFIG_INVALID', `--timeout "${opts.timeout}": use milliseconds from 100 to 600000`);
+  .description('Classify the NAT between this host and a STUN server (RFC 5780 mapping and filtering, RFC 3489 type, hairpinning, ALGs, binding lifetime, TURN reachability)')
+  .option('--server <host[:port]>', `STUN server, ideally turnkit with --alt-address (port defaults to ${DEFAULT_PORT})`)
+  .option('--json', 'print one JSON object (schema: src/nat-probe/report.schema.json)')
+  .option('--timeout <ms>', 'budget for the STUN tests, in milliseconds', '3000')
+  .option('--local-address <ip>', 'send from this local IP (default: the one the route to the server uses)')
+  .option('--turn <uri>', 'also try Allocate on this TURN server: turn:HOST[:PORT] (UDP and TCP) or turns:HOST[:PORT] (TLS); repeatable', collect, [])
+  .option('--username <u>', 'TURN username')
+  .option('--password <p>', 'TURN password')
+  .option('--lifetime', 'also measure how long an idle UDP binding survives (takes up to about twice --lifetime-max)')
+  .option('--lifetime-max <s>', 'longest idle time the lifetime search tries, in seconds', '120')
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .action(async (opts: Options) => {
+    if (!opts.server) throw new UsageError('--server HOST[:PORT] is required (a STUN server; with two addresses for the full RFC 5780 tests)');
+    const timeoutMs = intOption(opts.timeout, '--timeout', 100, 600_000);
+    const lifetimeMax = intOption(opts.lifetimeMax, '--lifetime-max', 2, 3600);
+    if (opts.localAddress && !net.isIP(opts.localAddress)) throw new UsageError(`--local-address "${opts.localAddress}" is not an IP address`);
+    for (const u of opts.turn) {
+      if (!parseTurnUri(u)) throw new UsageError(`--turn "${u}": expected turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT]`);
     }
-    const server = parseHostPort(opts.server, '--server', DEFAULT_PORT);
-    const observation = await probeBinding(server, timeout, opts.localAddress);
-    const nat = classifyNatPresence(observation);
-    const report = buildReport(opts.server, observation, nat);
-    process.stdout.write(`${opts.json ? JSON.stringify(report) : formatReport(report)}\n`);
-    process.exitCode = nat === 'udp-blocked' ? 3 : 0;
+    if (opts.turn.length > 0 && (opts.username === undefined || opts.password === undefined)) {
+      throw new UsageError('--turn needs --username and --password');
+    }
+    const { host, port } = splitHostPort(opts.server);
+    let ip = host;
+    if (!net.isIP(host)) {
+      try {
+        ip = (await lookup(host)).address;
+      } catch (e) {
+        process.stderr.write(`nat-probe: cannot resolve ${host}: ${(e as Error).message}\n`);
+        process.exitCode = 3;
+        return;
+      }
+    }
+    const server = toTransportAddress(ip, port);
+    const probeOpts = { server, timeoutMs, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) };
+
+    const turnPromise: Promise<TurnResult[]> | undefined =
+      opts.turn.length > 0
+        ? Promise.all(opts.turn.map((u) => probeTurn(u, opts.username!, opts.password!, Math.max(timeoutMs, 3000)))).then((r) => r.flat())
+        : undefined;
+    const result = await runProbe(probeOpts);
+    const verdict = classify(result.observations);
+    let lifetime: LifetimeResult | undefined;
+    if (opts.lifetime && verdict.mapped) {
+      process.stderr.write(`nat-probe: measuring the idle binding lifetime (up to ${lifetimeMax} s idle; this takes a while)\n`);
+      lifetime = await probeLifetime({ ...probeOpts, maxSeconds: lifetimeMax, progress: (l) => process.stderr.write(`nat-probe: ${l}\n`) });
+    }
+    const turn = turnPromise ? await turnPromise : undefined;
+    const report = buildReport({
+      server: opts.server,
+      observations: result.observations,
+      verdict,
+      durationMs: result.durationMs,
+      ...(result.otherAddress ? { otherAddress: result.otherAddress } : {}),
+      ...(lifetime ? { lifetime } : {}),
+      ...(turn ? { turn } : {}),
+    });
+    process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
+    if (report.status === 'no-response') {
+      process.stderr.write(
+        `nat-probe: no STUN answer from ${opts.server} over UDP within ${timeoutMs} ms: UDP is blocked here or the server is down (they look the same from here); ` +
+          'try another server or --turn turns:HOST:443 to tell them apart\n',
+      );
+      process.exitCode = 3;
+    } else if (turn && turn.length > 0 && turn.every((t) => !t.ok)) {
+      process.exitCode = 4;
+    } else {
+      process.exitCode = 0;
+    }
   });
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.stderr.write(`nat-probe: ${(err as Error).message}\n`);
-  process.exit(2);
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; anything else commander rejects is a usage error
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`nat-probe: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`nat-probe: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
 }
