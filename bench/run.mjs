@@ -1,0 +1,497 @@
+#!/usr/bin/env node
+// `npm run bench`: turnkit against coturn and node-turn on loopback (issue 6). See docs/performance.md.
+//
+// Each server is started here, pinned to CPU 1 (`taskset -c 1`), with the same settings: a free
+// listen port on 127.0.0.1, relay ports RELAY_MIN-RELAY_MAX, long-term auth (test/test, realm
+// example.org), loopback peers allowed. The C load generator (bench/gen/load.c) and the C echo peer
+// (bench/gen/peer.c) are compiled here with the system gcc and run on CPU 0. Every run is bounded in
+// seconds (and the generator in packets); only PIDs started here are signalled.
+//
+// Options:
+//   --quick            one run of each scenario, short and small (< 60 s in all)
+//   --runs N           runs of each scenario (default 3; median and min/max are reported)
+//   --servers a,b      subset of: turnkit,coturn,node-turn,plain-node (default all)
+//   --only s1,s2       subset of scenarios by name prefix (e.g. binding,relay-cd,alloc,memory)
+//   --seconds S        measured seconds per load run (default 3; --quick 0.6)
+//   --out FILE         results file (default bench/results/<YYYY-MM-DD>.json; --quick: bench/results/tmp/)
+//   --no-install       do not run bench/install-deps.sh
+import { spawn, execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(BENCH, '..');
+const BUILD = join(BENCH, '.build');
+const RELAY_MIN = 16000;
+const RELAY_MAX = 31999; // 16,000 ports for every server, below the kernel's ephemeral range (32768-60999)
+const SECRET = 'bench-rest-secret';
+const SERVER_CPU = '1';
+const GEN_CPU = '0';
+
+// ------------------------------------------------------------------------------------ options --
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
+};
+if (flag('--help') || flag('-h')) {
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  process.exit(0);
+}
+const QUICK = flag('--quick');
+const RUNS = Number(opt('--runs', QUICK ? 1 : 3));
+const SECONDS = Number(opt('--seconds', QUICK ? 0.6 : 3));
+const WARM = QUICK ? 0.2 : 0.5;
+const SERVERS = opt('--servers', 'turnkit,coturn,node-turn,plain-node').split(',');
+const ONLY = opt('--only', '').split(',').filter(Boolean);
+const ALLOC_N = QUICK ? 400 : 3000;
+const MEM_POINTS = QUICK ? [1000] : [1000, 10000];
+const today = new Date().toISOString().slice(0, 10);
+const OUT = opt('--out', QUICK ? join(BENCH, 'results', 'tmp', `quick-${today}.json`) : join(BENCH, 'results', `${today}.json`));
+const T_START = Date.now();
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...a) => console.error(`[bench ${((Date.now() - T_START) / 1000).toFixed(0).padStart(4)}s]`, ...a);
+
+// -------------------------------------------------------------------------------- scenarios --
+// kind: 'loop' (C generator closed loop or paced) | 'alloc' | 'memory'. `args` are load.c flags;
+// `fresh` scenarios get a server of their own. `quick` marks the ones --quick keeps.
+// Metrics: [key, label, better ('up'|'down'), from(result) => number].
+const M = {
+  rate: ['ops_per_s', 'ops/s', 'up', (r) => r.ops_per_s],
+  us: ['server_us_per_op', 'server CPU µs/op', 'down', (r) => r.server_us_per_op],
+  p50: ['p50_us', 'p50 µs', 'down', (r) => r.p50_us],
+  p99: ['p99_us', 'p99 µs', 'down', (r) => r.p99_us],
+  loss: ['loss_pct', 'loss %', 'down', (r) => r.loss_pct],
+  cpuPerM: ['cpu_s_per_M_relayed', 'server CPU s per 1M relayed pkts', 'down', (r) => r.server_us_per_op / 2],
+};
+const relay = (name, desc, args, quick, metrics = [M.rate, M.loss, M.p50, M.p99, M.cpuPerM]) =>
+  ({ name, desc, kind: 'loop', mode: 'relay', args, quick, metrics });
+const SCENARIOS = [
+  { name: 'binding-sat', desc: 'STUN Binding at saturation (4 sockets × 16 in flight)', kind: 'loop', mode: 'stun', args: ['-s', '4', '-w', '16'], quick: true, metrics: [M.rate, M.us, M.p50, M.p99] },
+  { name: 'binding-20k', desc: 'STUN Binding at a fixed offered 20k req/s', kind: 'loop', mode: 'stun', args: ['-s', '4', '-w', '256', '-r', '20000'], quick: true, metrics: [M.p50, M.p99, M.loss, M.us] },
+  { name: 'binding-unloaded', desc: 'STUN Binding, 1 in flight (unloaded round trip)', kind: 'loop', mode: 'stun', args: ['-s', '1', '-w', '1'], quick: false, metrics: [M.p50, M.p99] },
+  relay('relay-cd-100B-x1', 'ChannelData 100 B round trips, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '100'], false),
+  relay('relay-cd-100B-x100', 'ChannelData 100 B round trips, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '100'], true),
+  relay('relay-cd-1000B-x1', 'ChannelData 1000 B round trips, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '1000'], false),
+  relay('relay-cd-1000B-x100', 'ChannelData 1000 B round trips, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '1000'], true),
+  relay('relay-cd-100B-x100-10k', 'ChannelData 100 B at a fixed offered 10k round trips/s, 100 allocations', ['-c', '100', '-w', '8', '-l', '100', '-r', '10000'], false, [M.p50, M.p99, M.loss, M.cpuPerM]),
+  relay('relay-send-100B-x1', 'Send/Data indications 100 B, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '100', '-S'], false),
+  relay('relay-send-100B-x100', 'Send/Data indications 100 B, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '100', '-S'], true),
+  relay('relay-send-1000B-x1', 'Send/Data indications 1000 B, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '1000', '-S'], false),
+  relay('relay-send-1000B-x100', 'Send/Data indications 1000 B, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '1000', '-S'], false),
+  relay('relay-send-100B-x100-10k', 'Send/Data 100 B at a fixed offered 10k round trips/s, 100 allocations', ['-c', '100', '-w', '8', '-l', '100', '-S', '-r', '10000'], false, [M.p50, M.p99, M.loss, M.cpuPerM]),
+  { name: 'alloc-lt', desc: `Allocations/s, long-term auth (401 round + authenticated Allocate), N=${ALLOC_N}, 32 in flight`, kind: 'alloc', args: ['-N', String(ALLOC_N), '-c', '32'], quick: true, fresh: true,
+    metrics: [['ops_per_s', 'allocations/s', 'up', (r) => r.ops_per_s], ['server_us_per_op', 'server CPU µs/allocation', 'down', (r) => r.server_us_per_op], M.p50, M.p99] },
+  { name: 'alloc-rest', desc: `Allocations/s, REST credentials (shared secret), N=${ALLOC_N}, 32 in flight`, kind: 'alloc', rest: true, args: ['-N', String(ALLOC_N), '-c', '32'], quick: true, fresh: true,
+    metrics: [['ops_per_s', 'allocations/s', 'up', (r) => r.ops_per_s], ['server_us_per_op', 'server CPU µs/allocation', 'down', (r) => r.server_us_per_op]] },
+  { name: 'memory', desc: `RSS idle and holding ${MEM_POINTS.join(' and ')} allocations, each with a permission and a channel`, kind: 'memory', quick: true, fresh: true,
+    metrics: [
+      ['rss_idle_mb', 'idle RSS MB', 'down', (r) => r.rss_idle_kb / 1024],
+      ...MEM_POINTS.map((n) => [`bytes_per_alloc_${n}`, `RSS bytes/allocation @${n}`, 'down', (r) => (r.rss_held_kb[n] - r.rss_idle_kb) * 1024 / n]),
+      ['server_us_per_op', 'server CPU µs per allocation+perm+channel', 'down', (r) => r.server_us_per_op],
+    ] },
+].filter((s) => (!QUICK || s.quick) && (ONLY.length === 0 || ONLY.some((p) => s.name.startsWith(p))));
+
+// ---------------------------------------------------------------------------------- helpers --
+function sh(cmd, args, opts = {}) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000, ...opts }).trim();
+  } catch (e) {
+    return null;
+  }
+}
+const have = (tool) => sh('sh', ['-c', `command -v ${tool}`]) !== null;
+
+/** A port free for both UDP and TCP on 127.0.0.1, from the kernel's ephemeral range. */
+async function freePort() {
+  for (let i = 0; i < 50; i++) {
+    const s = dgram.createSocket('udp4');
+    const port = await new Promise((res, rej) => { s.once('error', rej); s.bind(0, '127.0.0.1', () => res(s.address().port)); });
+    const tcpOk = await new Promise((res) => {
+      const t = net.createServer();
+      t.once('error', () => res(false));
+      t.listen(port, '127.0.0.1', () => t.close(() => res(true)));
+    });
+    s.close();
+    if (tcpOk) return port;
+  }
+  throw new Error('no free port');
+}
+
+/** Sends Binding requests until one is answered (the server is up), for at most `ms`. */
+async function waitBinding(port, ms = 15000) {
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.bind(0, '127.0.0.1', r));
+  const req = Buffer.alloc(20);
+  req.writeUInt16BE(0x0001, 0);
+  req.writeUInt32BE(0x2112a442, 4);
+  req.write('benchreadyxx', 8, 'latin1');
+  let ok = false;
+  s.on('message', (m) => { if (m.length >= 20 && m.readUInt16BE(0) === 0x0101) ok = true; });
+  const until = Date.now() + ms;
+  while (!ok && Date.now() < until) {
+    s.send(req, port, '127.0.0.1');
+    await sleep(100);
+  }
+  s.close();
+  return ok;
+}
+
+const started = new Set();
+/** Spawns a process (pinned with taskset when `cpu` is set) and remembers its PID. */
+function start(cmd, args, { cpu, name } = {}) {
+  const full = cpu ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, args];
+  const child = spawn(full[0], full[1], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  let out = '';
+  const keep = (d) => { out = (out + d).slice(-8000); };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.name = name ?? cmd;
+  child.output = () => out;
+  started.add(child);
+  child.once('exit', () => started.delete(child));
+  return child;
+}
+/** SIGTERM, then SIGKILL after 3 s, to one PID we started. */
+async function stop(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((r) => child.once('exit', r));
+  try { process.kill(child.pid, 'SIGTERM'); } catch { return; }
+  const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, 3000);
+  await gone;
+  clearTimeout(t);
+}
+function cleanup() {
+  for (const c of started) { try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ } }
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
+
+/** Runs the C generator on CPU 0 with a hard timeout; returns its JSON line. */
+function gen(args, hardSeconds) {
+  return new Promise((resolveGen) => {
+    const child = start(join(BUILD, 'load'), args, { cpu: GEN_CPU, name: 'load' });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ } }, hardSeconds * 1000);
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      const line = stdout.trim().split('\n').pop();
+      try {
+        resolveGen({ ...JSON.parse(line), exit: code });
+      } catch {
+        resolveGen({ error: `load ${args.join(' ')} exited ${code}: ${child.output().slice(-600)}` });
+      }
+    });
+  });
+}
+
+// ----------------------------------------------------------------------------------- servers --
+function restCredential() {
+  const username = `${Math.floor(Date.now() / 1000) + 86400}:bench`;
+  return { username, password: createHmac('sha1', SECRET).update(username).digest('base64') };
+}
+
+const SERVER_DEFS = {
+  turnkit: {
+    available: () => (existsSync(join(ROOT, 'dist/bin/turnkit.js')) ? null : 'dist/bin/turnkit.js missing (npm run build)'),
+    rest: true,
+    cmd: (port, { rest }) => [process.execPath, [join(ROOT, 'dist/bin/turnkit.js'), 'serve', '--listen', `127.0.0.1:${port}`,
+      ...(rest ? ['--secret', SECRET] : ['--user', 'test:test']), '--realm', 'example.org', '--allow-peer', '127.0.0.0/8',
+      '--relay-ip', '127.0.0.1', '--relay-ports', `${RELAY_MIN}-${RELAY_MAX}`, '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0',
+      '--log-level', 'warn']],
+  },
+  coturn: {
+    available: () => (have('turnserver') ? null : 'turnserver not found (Debian package coturn; bench/install-deps.sh installs it as root)'),
+    rest: true,
+    cmd: (port, { rest, dir }) => ['turnserver', ['-n', '--no-cli', '--no-tls', '--no-dtls', '--listening-ip', '127.0.0.1', '--listening-port', String(port),
+      '--relay-ip', '127.0.0.1', '--min-port', String(RELAY_MIN), '--max-port', String(RELAY_MAX),
+      ...(rest ? ['--use-auth-secret', '--static-auth-secret', SECRET] : ['--lt-cred-mech', '--user', 'test:test']),
+      '--realm', 'example.org', '--allow-loopback-peers', '--pidfile', join(dir, `turnserver-${port}.pid`), '--userdb', join(dir, `turndb-${port}`),
+      '--log-file', 'stdout', '--simple-log', '--no-stdout-log']],
+  },
+  'node-turn': {
+    available: () => {
+      try { createRequire(join(ROOT, 'package.json')).resolve('node-turn'); return null; } catch { return 'npm package node-turn not installed (npm install)'; }
+    },
+    rest: false,
+    sendOnly: true, // drops client ChannelData: upstream is Send indications, ChannelBind for ChannelData downstream
+    cmd: (port) => [process.execPath, [join(BENCH, 'servers/node-turn.mjs'), String(port), String(RELAY_MIN), String(RELAY_MAX)]],
+  },
+  'plain-node': {
+    available: () => null,
+    reference: true, // not a TURN server: Binding and a bare 4-byte-header forwarder only
+    cmd: (port, { peerPort }) => [process.execPath, [join(BENCH, 'servers/plain-node.mjs'), String(port), String(peerPort)]],
+  },
+};
+
+async function startServer(name, opts) {
+  const port = await freePort();
+  const [cmd, args] = SERVER_DEFS[name].cmd(port, opts);
+  const child = start(cmd, args, { cpu: SERVER_CPU, name });
+  const up = await waitBinding(port);
+  if (!up || child.exitCode !== null) {
+    const out = child.output();
+    await stop(child);
+    throw new Error(`${name} did not come up on 127.0.0.1:${port}: ${out.slice(-800)}`);
+  }
+  await sleep(300);
+  return { child, port, pid: child.pid };
+}
+
+async function startPeer() {
+  const child = start(join(BUILD, 'peer'), ['-p', '0', '-m', 'echo', '-t', '1800'], { cpu: GEN_CPU, name: 'peer' });
+  const until = Date.now() + 5000;
+  while (!/ready (\d+)/.test(child.output()) && Date.now() < until) await sleep(20);
+  const m = /ready (\d+)/.exec(child.output());
+  if (!m) throw new Error(`echo peer did not start: ${child.output()}`);
+  return { child, port: Number(m[1]), pid: child.pid };
+}
+
+// ------------------------------------------------------------------------------------- build --
+function build() {
+  if (!flag('--no-install')) {
+    try { execFileSync('sh', [join(BENCH, 'install-deps.sh')], { stdio: 'inherit', timeout: 900_000 }); } catch { /* reported below */ }
+  }
+  if (!have('gcc')) throw new Error('gcc not found: apt-get install gcc libc6-dev libssl-dev (bench/install-deps.sh does it as root)');
+  if (!have('taskset')) throw new Error('taskset not found (util-linux)');
+  mkdirSync(BUILD, { recursive: true });
+  for (const prog of ['load', 'peer']) {
+    const src = join(BENCH, 'gen', `${prog}.c`);
+    const out = join(BUILD, prog);
+    const newest = Math.max(statSync(src).mtimeMs, statSync(join(BENCH, 'gen', 'common.h')).mtimeMs);
+    if (existsSync(out) && statSync(out).mtimeMs > newest) continue;
+    execFileSync('gcc', ['-O2', '-Wall', '-Wno-unused-function', '-Wno-deprecated-declarations', '-o', out, src, '-lcrypto'], { stdio: 'inherit' });
+  }
+}
+
+// ------------------------------------------------------------------------------ measurements --
+const results = {}; // results[scenario][server] = [run results]
+const push = (scn, server, r) => ((results[scn] ??= {})[server] ??= []).push(r);
+const genSecs = () => ['-d', String(SECONDS), '-W', String(WARM)];
+const hard = () => Math.ceil(SECONDS + WARM + 30);
+
+/** The generator's ceiling: the same C generator against trivial C responders on CPU 1. */
+async function ceiling() {
+  const stun = start(join(BUILD, 'peer'), ['-p', '0', '-m', 'stun', '-t', '300'], { cpu: SERVER_CPU, name: 'c-stun' });
+  const echo = start(join(BUILD, 'peer'), ['-p', '0', '-m', 'echo', '-t', '300'], { cpu: SERVER_CPU, name: 'c-echo' });
+  await sleep(200);
+  const sp = Number(/ready (\d+)/.exec(stun.output())?.[1]);
+  const ep = Number(/ready (\d+)/.exec(echo.output())?.[1]);
+  const b = await gen(['-m', 'stun', '-p', String(sp), '-s', '4', '-w', '16', ...genSecs(), '-x', String(stun.pid)], hard());
+  const e = await gen(['-m', 'echo', '-p', String(ep), '-s', '4', '-w', '16', '-l', '100', ...genSecs(), '-x', String(echo.pid)], hard());
+  await stop(stun);
+  await stop(echo);
+  push('ceiling-c-binding', 'c-responder', b);
+  push('ceiling-c-echo-100B', 'c-responder', e);
+  log(`ceiling: C Binding responder ${fmt(b.ops_per_s)}/s (gen CPU ${b.gen_cpu_pct}%), C echo ${fmt(e.ops_per_s)} round trips/s`);
+}
+
+async function loopScenarios(server, scenarios) {
+  const def = SERVER_DEFS[server];
+  const peer = await startPeer();
+  const dir = mkdtempSync(join(os.tmpdir(), 'bench-'));
+  let srv;
+  try {
+    srv = await startServer(server, { peerPort: peer.port, dir });
+    for (const s of scenarios) {
+      let args = [...s.args];
+      if (s.mode === 'relay') {
+        if (def.reference) {
+          if (args.includes('-S')) continue; // the plain forwarder has no Send/Data path
+          args.push('-Z');
+        } else if (def.sendOnly && !args.includes('-S')) {
+          args.push('-S', '-B'); // node-turn: Send up, ChannelData down (it drops client ChannelData)
+        }
+      }
+      const r = await gen(['-m', s.mode, '-p', String(srv.port), '-P', String(peer.port), ...args, ...genSecs(),
+        '-x', String(srv.pid), '-y', String(peer.pid)], hard());
+      if (def.sendOnly && s.mode === 'relay' && !s.args.includes('-S')) r.note = 'Send indications upstream (node-turn drops client ChannelData), ChannelData downstream';
+      if (srv.child.exitCode !== null) r.error = `${server} exited: ${srv.child.output().slice(-400)}`;
+      push(s.name, server, r);
+      log(`${server} ${s.name}: ${r.error ? 'ERROR ' + r.error : `${fmt(r.ops_per_s)}/s p50 ${r.p50_us} µs p99 ${r.p99_us} µs loss ${r.loss_pct}% server ${r.server_cpu_pct}% gen ${r.gen_cpu_pct}%`}`);
+      if (srv.child.exitCode !== null) break;
+    }
+  } finally {
+    await stop(srv?.child);
+    await stop(peer.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function freshScenario(server, s) {
+  const def = SERVER_DEFS[server];
+  if (def.reference) return;
+  if (s.rest && !def.rest) {
+    push(s.name, server, { skipped: `${server} has no REST (shared secret) credentials` });
+    return;
+  }
+  const peer = await startPeer();
+  const dir = mkdtempSync(join(os.tmpdir(), 'bench-'));
+  let srv;
+  try {
+    srv = await startServer(server, { peerPort: peer.port, dir, rest: !!s.rest });
+    await sleep(700); // settle before the idle RSS sample
+    const cred = s.rest ? restCredential() : { username: 'test', password: 'test' };
+    const common = ['-m', 'alloc', '-p', String(srv.port), '-P', String(peer.port), '-u', cred.username, '-k', cred.password, '-x', String(srv.pid)];
+    let r;
+    if (s.kind === 'alloc') {
+      r = await gen([...common, ...s.args, '-d', '60'], 90);
+    } else {
+      const n = MEM_POINTS[MEM_POINTS.length - 1];
+      r = await gen([...common, '-N', String(n), '-c', '32', '-E', '-K', MEM_POINTS.join(','), '-d', '100'], 150);
+    }
+    if (srv.child.exitCode !== null) r.error = `${server} exited: ${srv.child.output().slice(-400)}`;
+    if (!r.error && r.failed > 0) r.warning = `${r.failed} of ${r.requested} failed: ${JSON.stringify(r.errors)}`;
+    push(s.name, server, r);
+    log(`${server} ${s.name}: ${r.error ? 'ERROR ' + r.error : `${fmt(r.ops_per_s)}/s, ${r.done}/${r.requested} ok, server ${r.server_us_per_op} µs/op, RSS idle ${r.rss_idle_kb} KB held ${JSON.stringify(r.rss_held_kb)}`}`);
+  } finally {
+    await stop(srv?.child);
+    await stop(peer.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ----------------------------------------------------------------------------------- summary --
+const fmt = (v) => {
+  if (v === undefined || v === null || Number.isNaN(v) || v < 0) return '–';
+  if (Math.abs(v) >= 100_000) return `${(v / 1000).toFixed(0)}k`;
+  if (Math.abs(v) >= 10_000) return `${(v / 1000).toFixed(1)}k`;
+  if (Math.abs(v) >= 100) return v.toFixed(0);
+  if (Math.abs(v) >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+};
+function stats(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  const median = v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+  return { median, min: v[0], max: v[v.length - 1], n: v.length };
+}
+function summarise() {
+  const summary = {};
+  for (const s of SCENARIOS) {
+    summary[s.name] = {};
+    for (const [server, runs] of Object.entries(results[s.name] ?? {})) {
+      const ok = runs.filter((r) => !r.error && !r.skipped);
+      summary[s.name][server] = {};
+      for (const [key, , , get] of s.metrics) {
+        summary[s.name][server][key] = stats(ok.map((r) => { try { return get(r); } catch { return undefined; } }));
+      }
+    }
+  }
+  return summary;
+}
+function table(summary) {
+  const cols = ['turnkit', 'coturn', 'node-turn', 'plain-node'].filter((s) => SERVERS.includes(s));
+  const peers = ['coturn', 'node-turn', 'plain-node'].filter((s) => SERVERS.includes(s) && s !== 'turnkit');
+  const head = ['scenario / metric', ...cols, ...peers.map((p) => `tk/${p}`)];
+  const rows = [];
+  const cell = (st) => (st ? (RUNS > 1 && st.n > 1 ? `${fmt(st.median)} [${fmt(st.min)}–${fmt(st.max)}]` : fmt(st.median)) : '–');
+  for (const s of SCENARIOS) {
+    const sm = summary[s.name] ?? {};
+    for (const [key, label, better] of s.metrics) {
+      const tk = sm.turnkit?.[key];
+      rows.push([`${s.name}: ${label} ${better === 'up' ? '↑' : '↓'}`, ...cols.map((c) => cell(sm[c]?.[key])),
+        ...peers.map((p) => (tk && sm[p]?.[key] && sm[p][key].median > 0 ? `${(tk.median / sm[p][key].median).toFixed(2)}×` : '–'))]);
+    }
+  }
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+function machine() {
+  const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
+  const gitRev = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
+  const dirty = sh('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src']);
+  let nodeTurn = null;
+  try { nodeTurn = JSON.parse(readFileSync(join(ROOT, 'node_modules/node-turn/package.json'), 'utf8')).version; } catch { /* absent */ }
+  return {
+    cpu_model: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? 'unknown',
+    cores: os.cpus().length,
+    mem_gb: +(os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: os.release(),
+    node: process.version,
+    coturn: have('turnserver') ? sh('turnserver', ['--version'])?.split('\n').pop() ?? null : null,
+    node_turn: nodeTurn,
+    gcc: sh('gcc', ['-dumpfullversion']),
+    turnkit_commit: gitRev,
+    turnkit_src_uncommitted_changes: dirty ? dirty.split('\n').length : 0,
+    dist_built: existsSync(join(ROOT, 'dist/bin/turnkit.js')) ? statSync(join(ROOT, 'dist/bin/turnkit.js')).mtime.toISOString() : null,
+  };
+}
+
+// -------------------------------------------------------------------------------------- main --
+async function main() {
+  build();
+  const info = machine();
+  const load0 = os.loadavg();
+  log(`${info.cpu_model}, ${info.cores} cores, Node ${info.node}, coturn ${info.coturn ?? 'absent'}, node-turn ${info.node_turn ?? 'absent'}; load ${load0.map((x) => x.toFixed(2)).join(' ')}`);
+  if (info.cores < 2) log('warning: fewer than 2 cores; server and generator share a core');
+  const skipped = {};
+  const servers = SERVERS.filter((s) => {
+    const def = SERVER_DEFS[s];
+    if (!def) { skipped[s] = 'unknown server'; return false; }
+    const why = def.available();
+    if (why) { skipped[s] = why; log(`skipping ${s}: ${why}`); }
+    return !why;
+  });
+  const loops = SCENARIOS.filter((s) => s.kind === 'loop');
+  const fresh = SCENARIOS.filter((s) => s.kind !== 'loop');
+  for (let run = 1; run <= RUNS; run++) {
+    log(`run ${run}/${RUNS}`);
+    await ceiling();
+    // Servers interleaved within each run, so drift of a busy machine spreads over all of them.
+    for (const server of servers) {
+      if (loops.length) await loopScenarios(server, loops);
+      for (const s of fresh) await freshScenario(server, s);
+    }
+  }
+  const load1 = os.loadavg();
+  const summary = summarise();
+  const ceil = {
+    binding: stats((results['ceiling-c-binding']?.['c-responder'] ?? []).map((r) => r.ops_per_s)),
+    echo_100B: stats((results['ceiling-c-echo-100B']?.['c-responder'] ?? []).map((r) => r.ops_per_s)),
+    gen_cpu_pct_binding: stats((results['ceiling-c-binding']?.['c-responder'] ?? []).map((r) => r.gen_cpu_pct)),
+  };
+  const doc = {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    runs: RUNS,
+    seconds_per_run: SECONDS,
+    warmup_seconds: WARM,
+    machine: info,
+    load_average: { before: load0, after: load1 },
+    pinning: { server_cpu: SERVER_CPU, generator_and_echo_peer_cpu: GEN_CPU },
+    relay_ports: `${RELAY_MIN}-${RELAY_MAX}`,
+    skipped,
+    scenarios: Object.fromEntries(SCENARIOS.map((s) => [s.name, { desc: s.desc, metrics: s.metrics.map(([k, l, b]) => ({ key: k, label: l, better: b })) }])),
+    generator_ceiling: ceil,
+    summary,
+    raw: results,
+    wall_seconds: (Date.now() - T_START) / 1000,
+  };
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, JSON.stringify(doc, null, 1) + '\n');
+  console.log(`\nturnkit bench — ${info.cpu_model}, ${info.cores} cores, Node ${info.node}, coturn ${info.coturn ?? '–'}, node-turn ${info.node_turn ?? '–'}`);
+  console.log(`${RUNS} run(s) each, ${SECONDS} s measured; median [min–max]; ↑ higher is better, ↓ lower is better; ratios are turnkit ÷ peer (medians).`);
+  console.log(`load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')} (2 cores: above ~2.5 the machine was busy and absolute numbers are low)\n`);
+  console.log(table(summary));
+  console.log(`\ngenerator ceiling (same C generator vs trivial C responders on CPU 1): Binding ${fmt(ceil.binding?.median)}/s, echo 100 B ${fmt(ceil.echo_100B?.median)} round trips/s`);
+  for (const [s, why] of Object.entries(skipped)) console.log(`skipped ${s}: ${why}`);
+  console.log(`\nresults: ${OUT} (${doc.wall_seconds.toFixed(0)} s)`);
+}
+
+main().catch((e) => {
+  console.error(e.stack ?? e);
+  cleanup();
+  process.exit(1);
+});
