@@ -48,10 +48,11 @@ if (flag('--help') || flag('-h')) {
 const QUICK = flag('--quick');
 const RUNS = Number(opt('--runs', QUICK ? 1 : 3));
 const SECONDS = Number(opt('--seconds', QUICK ? 0.6 : 3));
-const WARM = QUICK ? 0.2 : 0.5;
+const WARM = QUICK ? 0.2 : 1;
+const SERVER_WARMUP = QUICK ? 0.4 : 1.5; // seconds of Binding + ChannelData load on a fresh server before measuring (JIT)
 const SERVERS = opt('--servers', 'turnkit,coturn,node-turn,plain-node').split(',');
 const ONLY = opt('--only', '').split(',').filter(Boolean);
-const ALLOC_N = QUICK ? 400 : 3000;
+const ALLOC_N = QUICK ? 300 : 3000;
 const MEM_POINTS = QUICK ? [1000] : [1000, 10000];
 const today = new Date().toISOString().slice(0, 10);
 const OUT = opt('--out', QUICK ? join(BENCH, 'results', 'tmp', `quick-${today}.json`) : join(BENCH, 'results', `${today}.json`));
@@ -70,16 +71,18 @@ const M = {
   p50: ['p50_us', 'p50 µs', 'down', (r) => r.p50_us],
   p99: ['p99_us', 'p99 µs', 'down', (r) => r.p99_us],
   loss: ['loss_pct', 'loss %', 'down', (r) => r.loss_pct],
+  srvPct: ['server_cpu_pct', 'server CPU % (info)', 'info', (r) => r.server_cpu_pct],
+  genPct: ['gen_cpu_pct', 'generator CPU % (info)', 'info', (r) => r.gen_cpu_pct],
   cpuPerM: ['cpu_s_per_M_relayed', 'server CPU s per 1M relayed pkts', 'down', (r) => r.server_us_per_op / 2],
 };
 const relay = (name, desc, args, quick, metrics = [M.rate, M.loss, M.p50, M.p99, M.cpuPerM]) =>
   ({ name, desc, kind: 'loop', mode: 'relay', args, quick, metrics });
 const SCENARIOS = [
-  { name: 'binding-sat', desc: 'STUN Binding at saturation (4 sockets × 16 in flight)', kind: 'loop', mode: 'stun', args: ['-s', '4', '-w', '16'], quick: true, metrics: [M.rate, M.us, M.p50, M.p99] },
+  { name: 'binding-sat', desc: 'STUN Binding at saturation (4 sockets × 16 in flight)', kind: 'loop', mode: 'stun', args: ['-s', '4', '-w', '16'], quick: true, metrics: [M.rate, M.us, M.p50, M.p99, M.srvPct, M.genPct] },
   { name: 'binding-20k', desc: 'STUN Binding at a fixed offered 20k req/s', kind: 'loop', mode: 'stun', args: ['-s', '4', '-w', '256', '-r', '20000'], quick: true, metrics: [M.p50, M.p99, M.loss, M.us] },
   { name: 'binding-unloaded', desc: 'STUN Binding, 1 in flight (unloaded round trip)', kind: 'loop', mode: 'stun', args: ['-s', '1', '-w', '1'], quick: false, metrics: [M.p50, M.p99] },
   relay('relay-cd-100B-x1', 'ChannelData 100 B round trips, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '100'], false),
-  relay('relay-cd-100B-x100', 'ChannelData 100 B round trips, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '100'], true),
+  relay('relay-cd-100B-x100', 'ChannelData 100 B round trips, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '100'], true, [M.rate, M.loss, M.p50, M.p99, M.cpuPerM, M.srvPct, M.genPct]),
   relay('relay-cd-1000B-x1', 'ChannelData 1000 B round trips, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '1000'], false),
   relay('relay-cd-1000B-x100', 'ChannelData 1000 B round trips, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '1000'], true),
   relay('relay-cd-100B-x100-10k', 'ChannelData 100 B at a fixed offered 10k round trips/s, 100 allocations', ['-c', '100', '-w', '8', '-l', '100', '-r', '10000'], false, [M.p50, M.p99, M.loss, M.cpuPerM]),
@@ -139,7 +142,7 @@ async function waitBinding(port, ms = 15000) {
   const until = Date.now() + ms;
   while (!ok && Date.now() < until) {
     s.send(req, port, '127.0.0.1');
-    await sleep(100);
+    await sleep(25);
   }
   s.close();
   return ok;
@@ -200,6 +203,18 @@ function restCredential() {
   return { username, password: createHmac('sha1', SECRET).update(username).digest('base64') };
 }
 
+/** Flags of the built turnkit CLI that keep a bench server to its UDP port and quick to stop. */
+let turnkitExtraFlags = null;
+function turnkitExtra() {
+  if (turnkitExtraFlags) return turnkitExtraFlags;
+  const help = sh(process.execPath, [join(ROOT, 'dist/bin/turnkit.js'), 'serve', '--help']) ?? '';
+  turnkitExtraFlags = [];
+  if (help.includes('--no-http')) turnkitExtraFlags.push('--no-http');
+  if (help.includes('--no-metrics')) turnkitExtraFlags.push('--no-metrics');
+  if (help.includes('--drain-timeout')) turnkitExtraFlags.push('--drain-timeout', '0');
+  return turnkitExtraFlags;
+}
+
 const SERVER_DEFS = {
   turnkit: {
     available: () => (existsSync(join(ROOT, 'dist/bin/turnkit.js')) ? null : 'dist/bin/turnkit.js missing (npm run build)'),
@@ -207,7 +222,7 @@ const SERVER_DEFS = {
     cmd: (port, { rest }) => [process.execPath, [join(ROOT, 'dist/bin/turnkit.js'), 'serve', '--listen', `127.0.0.1:${port}`,
       ...(rest ? ['--secret', SECRET] : ['--user', 'test:test']), '--realm', 'example.org', '--allow-peer', '127.0.0.0/8',
       '--relay-ip', '127.0.0.1', '--relay-ports', `${RELAY_MIN}-${RELAY_MAX}`, '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0',
-      '--log-level', 'warn']],
+      '--log-level', 'warn', ...turnkitExtra()]],
   },
   coturn: {
     available: () => (have('turnserver') ? null : 'turnserver not found (Debian package coturn; bench/install-deps.sh installs it as root)'),
@@ -243,7 +258,7 @@ async function startServer(name, opts) {
     await stop(child);
     throw new Error(`${name} did not come up on 127.0.0.1:${port}: ${out.slice(-800)}`);
   }
-  await sleep(300);
+  await sleep(QUICK ? 100 : 300);
   return { child, port, pid: child.pid };
 }
 
@@ -302,6 +317,9 @@ async function loopScenarios(server, scenarios) {
   let srv;
   try {
     srv = await startServer(server, { peerPort: peer.port, dir });
+    const base = ['-p', String(srv.port), '-P', String(peer.port), '-d', String(SERVER_WARMUP / 2), '-W', '0'];
+    await gen(['-m', 'stun', '-s', '4', '-w', '16', ...base], 30);
+    await gen(['-m', 'relay', '-c', '4', '-w', '8', '-l', '100', ...(def.reference ? ['-Z'] : def.sendOnly ? ['-S', '-B'] : []), ...base], 30);
     for (const s of scenarios) {
       let args = [...s.args];
       if (s.mode === 'relay') {
@@ -339,7 +357,7 @@ async function freshScenario(server, s) {
   let srv;
   try {
     srv = await startServer(server, { peerPort: peer.port, dir, rest: !!s.rest });
-    await sleep(700); // settle before the idle RSS sample
+    await sleep(QUICK ? 300 : 1000); // settle before the idle RSS sample
     const cred = s.rest ? restCredential() : { username: 'test', password: 'test' };
     const common = ['-m', 'alloc', '-p', String(srv.port), '-P', String(peer.port), '-u', cred.username, '-k', cred.password, '-x', String(srv.pid)];
     let r;
@@ -400,8 +418,8 @@ function table(summary) {
     const sm = summary[s.name] ?? {};
     for (const [key, label, better] of s.metrics) {
       const tk = sm.turnkit?.[key];
-      rows.push([`${s.name}: ${label} ${better === 'up' ? '↑' : '↓'}`, ...cols.map((c) => cell(sm[c]?.[key])),
-        ...peers.map((p) => (tk && sm[p]?.[key] && sm[p][key].median > 0 ? `${(tk.median / sm[p][key].median).toFixed(2)}×` : '–'))]);
+      rows.push([`${s.name}: ${label}${better === 'up' ? ' ↑' : better === 'down' ? ' ↓' : ''}`, ...cols.map((c) => cell(sm[c]?.[key])),
+        ...peers.map((p) => (better !== 'info' && tk && sm[p]?.[key] && sm[p][key].median > 0 ? `${(tk.median / sm[p][key].median).toFixed(2)}×` : '–'))]);
     }
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
