@@ -1,155 +1,142 @@
 #!/usr/bin/env node
+import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
-import { parseHostPort, parsePort, parseUser, DEFAULT_PORT, DEFAULT_TLS_PORT, type ConfigInput, type HostPort } from '../src/config.js';
-import { TurnkitError } from '../src/errors.js';
+import { resolveConfig, type ConfigInput } from '../src/config.js';
+import {
+  OPTIONS,
+  configurationMarkdown,
+  explainError,
+  loadConfigFile,
+  loadEnv,
+  loadFlags,
+  mergeLayers,
+  readLines,
+  redact,
+  type Layer,
+  type OptionSpec,
+} from '../src/config-file.js';
+import { ConfigError, TurnkitError } from '../src/errors.js';
 import { startServer } from '../src/index.js';
+import { createLogger } from '../src/services/logger.js';
+import { ensureSecret } from '../src/services/state.js';
 import { mintRestCredential } from '../src/turn/credentials.js';
-
-const collect =
-  (option: string, defaultPort: number) =>
-  (value: string, previous: HostPort[] = []): HostPort[] => [...previous, parseHostPort(value, option, defaultPort)];
-
-const repeat = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-const integer = (option: string) => (value: string): number => {
-  if (!/^\d+$/.test(value)) throw new TurnkitError('ERR_CONFIG_INVALID', `${option} "${value}": use a whole number`);
-  return Number(value);
-};
-
-/** Reads non-empty, non-comment lines of a secrets or users file. */
-function fileLines(option: string, file: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new TurnkitError('ERR_CONFIG_INVALID', `${option} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0 && !l.startsWith('#'));
-}
 
 /** Prints one line for a usage or configuration error and exits non-zero. */
 function fail(err: unknown): never {
-  const message = err instanceof TurnkitError ? err.message : (err as Error).message;
+  const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`turnkit: ${message}\n`);
   process.exit(err instanceof TurnkitError && err.code !== 'ERR_CONFIG_INVALID' ? 1 : 2);
 }
 
+/** Flags whose values repeat (lists): each occurrence is kept. */
+const REPEATABLE = new Set(['list', 'hostports', 'users']);
+
+/** Adds every schema option to a command, plus the negations that turn a listener or SOFTWARE off. */
+function addSchemaOptions(cmd: Command): Command {
+  for (const spec of OPTIONS) {
+    const description = `${spec.doc} (default: ${spec.default}; file: ${spec.key})`;
+    if (REPEATABLE.has(spec.type)) {
+      cmd.option(spec.flag, `${description}; repeatable`, (v: string, prev: string[] = []) => [...prev, v]);
+    } else if (spec.key === 'log_level') {
+      cmd.addOption(new Option(spec.flag, description).choices(['debug', 'info', 'warn', 'error', 'silent']));
+    } else {
+      cmd.option(spec.flag, description);
+    }
+  }
+  return cmd
+    .option('--no-software', 'send no SOFTWARE attribute')
+    .option('--no-http', 'no credential service')
+    .option('--no-metrics', 'no metrics listener')
+    .option('--config <file>', 'YAML configuration file (flags > TURNKIT_* environment > file > defaults)');
+}
+
+/** The commander property name of a flag ("--max-lifetime <s>" → maxLifetime). */
+function attributeName(spec: OptionSpec): string {
+  const long = spec.flag.split(' ')[0]!.replace(/^--/, '');
+  return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Builds the layered input from a config file, the environment and the command's flags. */
+function gatherInput(opts: Record<string, unknown>): { input: ConfigInput; explain: (e: ConfigError) => ConfigError } {
+  const layers: Layer[] = [];
+  if (typeof opts.config === 'string') layers.push({ input: loadConfigFile(opts.config), source: { kind: 'file', path: opts.config } });
+  layers.push({ input: loadEnv(process.env), source: { kind: 'env' } });
+  const flags = new Map<OptionSpec, unknown>();
+  for (const spec of OPTIONS) {
+    const value = opts[attributeName(spec)];
+    // --no-software / --no-http / --no-metrics make commander store false under the same name.
+    if (value === false) flags.set(spec, false);
+    else if (value !== undefined && value !== true) flags.set(spec, value);
+  }
+  const flagInput = loadFlags(flags);
+  layers.push({ input: flagInput, source: { kind: 'flag' } });
+  const { input, sources } = mergeLayers(layers);
+  return { input, explain: (e) => explainError(e, sources) };
+}
+
 const program = new Command('turnkit').description('Self-hosted STUN/TURN server').showSuggestionAfterError();
 
-program
-  .command('serve', { isDefault: true })
-  .description('run the STUN server (UDP and TCP on 3478, TLS on 5349 when a certificate is set)')
-  .option('--listen <ip:port>', 'UDP and TCP listen address, repeatable (default 0.0.0.0:3478 and [::]:3478)', collect('--listen', DEFAULT_PORT))
-  .option('--tls-listen <ip:port>', 'TLS listen address, repeatable (default 0.0.0.0:5349 and [::]:5349)', collect('--tls-listen', DEFAULT_TLS_PORT))
-  .option('--cert <file>', 'PEM certificate chain for TLS')
-  .option('--key <file>', 'PEM private key for TLS')
-  .option('--alt-address <ip>', 'RFC 5780: a second local IP; enables CHANGE-REQUEST and OTHER-ADDRESS')
-  .option('--alt-port <port>', 'RFC 5780: the second port (default: listen port + 1)', (v) => parsePort(v, '--alt-port'))
-  .option('--software <text>', 'SOFTWARE attribute text (default "turnkit")')
-  .option('--no-software', 'send no SOFTWARE attribute')
-  .option('--stream-idle-timeout <seconds>', 'close idle TCP/TLS connections after this many seconds (default 30)', (v) => {
-    if (!/^\d+$/.test(v)) throw new TurnkitError('ERR_CONFIG_INVALID', `--stream-idle-timeout "${v}": use whole seconds from 1 to 3600`);
-    return Number(v);
-  })
-  .addOption(new Option('--log-level <level>', 'log threshold').choices(['debug', 'info', 'warn', 'error', 'silent']))
-  .option('--realm <name>', 'TURN realm of long-term credentials (default: the host name)')
-  .option('--user <name:password>', 'TURN user with a static password, repeatable', repeat)
-  .option('--users-file <file>', 'file of name:password lines')
-  .option('--secret <secret>', 'TURN REST shared secret for ephemeral credentials, repeatable (the first mints)', repeat)
-  .option('--secret-file <file>', 'file with one shared secret per line')
-  .option('--relay-ports <min-max>', 'relay port range (default 49152-65535)')
-  .option('--relay-ip <ip>', 'local IP relay sockets bind to')
-  .option('--external-ip <public[/private]>', 'public address to advertise when behind 1:1 NAT')
-  .option('--allow-peer <cidr>', 'allow relaying to this network despite the default deny list, repeatable', repeat)
-  .option('--deny-peer <cidr>', 'also deny relaying to this network, repeatable', repeat)
-  .option('--max-allocations-per-user <n>', 'allocations one user may hold (default 10, 0 = no limit)', integer('--max-allocations-per-user'))
-  .option('--max-allocations-per-ip <n>', 'allocations one client IP may hold (default 100, 0 = no limit)', integer('--max-allocations-per-ip'))
-  .option('--max-allocations <n>', 'allocations in total (default 0 = as many as relay ports)', integer('--max-allocations'))
-  .option('--max-lifetime <seconds>', 'longest allocation lifetime a client may ask for (default 3600)', integer('--max-lifetime'))
-  .option('--max-permissions <n>', 'peer permissions per allocation (default 64)', integer('--max-permissions'))
-  .option('--nonce-lifetime <seconds>', 'seconds before a nonce goes stale (default 600)', integer('--nonce-lifetime'))
-  .option('--http-listen <ip:port>', 'credential service and health probes (default 127.0.0.1:8080)', (v) => parseHostPort(v, '--http-listen', 8080))
-  .option('--no-http', 'no credential service')
-  .option('--metrics-listen <ip:port>', 'Prometheus /metrics (default 127.0.0.1:9641)', (v) => parseHostPort(v, '--metrics-listen', 9641))
-  .option('--no-metrics', 'no metrics listener')
-  .option('--api-key <key>', 'key callers of the credential service present (Authorization: Bearer), repeatable', repeat)
-  .option('--cors-origin <origin>', 'browser origin allowed to call the credential service, repeatable', repeat)
-  .option('--max-credential-ttl <seconds>', 'longest credential the service hands out (default 86400)', integer('--max-credential-ttl'))
-  .option('--public-host <name>', 'host name put in the TURN URIs the credential service returns')
-  .action(async (opts: {
-    listen?: HostPort[];
-    tlsListen?: HostPort[];
-    cert?: string;
-    key?: string;
-    altAddress?: string;
-    altPort?: number;
-    software?: string | boolean;
-    streamIdleTimeout?: number;
-    logLevel?: string;
-    realm?: string;
-    user?: string[];
-    usersFile?: string;
-    secret?: string[];
-    secretFile?: string;
-    relayPorts?: string;
-    relayIp?: string;
-    externalIp?: string;
-    allowPeer?: string[];
-    denyPeer?: string[];
-    maxAllocationsPerUser?: number;
-    maxAllocationsPerIp?: number;
-    maxAllocations?: number;
-    maxLifetime?: number;
-    maxPermissions?: number;
-    nonceLifetime?: number;
-    http?: HostPort | false;
-    httpListen?: HostPort;
-    metrics?: HostPort | false;
-    metricsListen?: HostPort;
-    apiKey?: string[];
-    corsOrigin?: string[];
-    maxCredentialTtl?: number;
-    publicHost?: string;
-  }) => {
-    const { user, usersFile, secret, secretFile, allowPeer, denyPeer, software, http, metrics, apiKey, corsOrigin, ...rest } = opts;
-    const input: ConfigInput = { ...rest };
-    if (http === false) input.httpListen = null;
-    if (metrics === false) input.metricsListen = null;
-    if (apiKey) input.apiKeys = apiKey;
-    if (corsOrigin) input.corsOrigins = corsOrigin;
-    if (software === false) input.software = null;
-    else if (typeof software === 'string') input.software = software;
-    try {
-      const userLines = [...(user ?? []), ...(usersFile ? fileLines('--users-file', usersFile) : [])];
-      if (userLines.length > 0) input.users = Object.fromEntries(userLines.map(parseUser));
-      const secrets = [...(secret ?? []), ...(secretFile ? fileLines('--secret-file', secretFile) : [])];
-      if (secrets.length > 0) input.secrets = secrets;
-    } catch (err) {
-      fail(err);
+addSchemaOptions(
+  program.command('serve', { isDefault: true }).description('run the STUN/TURN server, credential service and metrics'),
+).action(async (opts: Record<string, unknown>) => {
+  // Handlers go in before the listeners open, so a signal that races start-up still ends cleanly.
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    if (server) void server.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  let explain: (e: ConfigError) => ConfigError = (e) => e;
+  try {
+    const gathered = gatherInput(opts);
+    explain = gathered.explain;
+    const input = gathered.input;
+    // With no credential configured at all, a newcomer still gets working TURN: a random secret,
+    // generated once and kept in the state directory (said in the log once the server is up).
+    let generated: ReturnType<typeof ensureSecret> | undefined;
+    if (!input.secrets && !input.users) {
+      generated = ensureSecret(resolveConfig(input).stateDir);
+      input.secrets = [generated.secret];
     }
-    if (allowPeer) input.allowPeers = allowPeer;
-    if (denyPeer) input.denyPeers = denyPeer;
-    // Handlers go in before the listeners open, so a signal that races start-up still ends cleanly.
-    let server: Awaited<ReturnType<typeof startServer>> | undefined;
-    let stopping = false;
-    const stop = (): void => {
-      if (stopping) return;
-      stopping = true;
-      if (server) void server.close().then(() => process.exit(0));
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-    try {
-      server = await startServer(input);
-    } catch (err) {
-      fail(err);
+    server = await startServer(input);
+    if (generated) {
+      createLogger(resolveConfig(input).logLevel).info('TURN shared secret kept in the state directory', {
+        file: generated.file,
+        created: generated.created,
+      });
     }
-    if (stopping) await server.close().then(() => process.exit(0));
-  });
+  } catch (err) {
+    fail(err instanceof ConfigError ? explain(err) : err);
+  }
+  if (stopping) await server.close().then(() => process.exit(0));
+});
+
+addSchemaOptions(
+  program
+    .command('check-config')
+    .description('validate a configuration file (with the environment and any flags) and print the effective config, secrets redacted')
+    .argument('[file]', 'YAML configuration file')
+    .option('--docs [out]', 'print (or write to out) docs/configuration.md generated from the schema'),
+).action((file: string | undefined, opts: Record<string, unknown>) => {
+  if (opts.docs !== undefined) {
+    const md = configurationMarkdown();
+    if (typeof opts.docs === 'string') writeFileSync(opts.docs, md);
+    else process.stdout.write(md);
+    return;
+  }
+  let explain: (e: ConfigError) => ConfigError = (e) => e;
+  try {
+    const gathered = gatherInput({ ...opts, ...(file ? { config: file } : {}) });
+    explain = gathered.explain;
+    const config = resolveConfig(gathered.input);
+    process.stdout.write(`${JSON.stringify(redact(config as unknown as Record<string, unknown>), null, 2)}\n`);
+  } catch (err) {
+    fail(err instanceof ConfigError ? explain(err) : err);
+  }
+});
 
 program
   .command('credentials')
@@ -157,14 +144,15 @@ program
   .option('--secret <secret>', 'the shared secret (prefer --secret-file: arguments show in ps)')
   .option('--secret-file <file>', 'file whose first secret line is used')
   .requiredOption('--user <id>', 'user id to embed in the username')
-  .option('--ttl <seconds>', 'lifetime in seconds', integer('--ttl'), 86400)
+  .option('--ttl <seconds>', 'lifetime in seconds', '86400')
   .option('--json', 'print {username, password, ttl} as JSON')
-  .action((opts: { secret?: string; secretFile?: string; user: string; ttl: number; json?: boolean }) => {
+  .action((opts: { secret?: string; secretFile?: string; user: string; ttl: string; json?: boolean }) => {
     try {
-      const secret = opts.secret ?? (opts.secretFile ? fileLines('--secret-file', opts.secretFile)[0] : undefined);
-      if (!secret) throw new TurnkitError('ERR_CONFIG_INVALID', 'credentials: give --secret-file FILE (or --secret S)');
-      if (opts.user.includes(':')) throw new TurnkitError('ERR_CONFIG_INVALID', '--user: a user id cannot contain ":"');
-      const c = mintRestCredential(secret, opts.user, opts.ttl, Date.now());
+      const secret = opts.secret ?? (opts.secretFile ? readLines('--secret-file', opts.secretFile)[0] : undefined);
+      if (!secret) throw new ConfigError('credentials: give --secret-file FILE (or --secret S)');
+      if (opts.user.includes(':')) throw new ConfigError('--user: a user id cannot contain ":"');
+      if (!/^\d{1,9}$/.test(opts.ttl)) throw new ConfigError(`--ttl "${opts.ttl}": use whole seconds`);
+      const c = mintRestCredential(secret, opts.user, Number(opts.ttl), Date.now());
       process.stdout.write(opts.json ? `${JSON.stringify(c)}\n` : `username: ${c.username}\npassword: ${c.password}\nttl:      ${c.ttl}\n`);
     } catch (err) {
       fail(err);

@@ -70,6 +70,10 @@ export interface ServerConfig {
   maxCredentialTtl: number;
   /** Host name put in the TURN URIs the credential service returns. */
   publicHost?: string;
+  /** Seconds live allocations may keep relaying after SIGTERM. */
+  drainTimeout: number;
+  /** Where a generated shared secret is kept. */
+  stateDir: string;
 }
 
 /** True for 127.0.0.0/8 and ::1, where a keyless credential service reaches no one else. */
@@ -114,6 +118,8 @@ export const DEFAULTS: ServerConfig = {
   apiKeys: [],
   corsOrigins: [],
   maxCredentialTtl: 86400,
+  drainTimeout: 30,
+  stateDir: process.getuid?.() === 0 ? '/var/lib/turnkit' : '.turnkit',
 };
 
 /** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */
@@ -187,6 +193,8 @@ export interface ConfigInput {
   corsOrigins?: string[];
   maxCredentialTtl?: number;
   publicHost?: string;
+  drainTimeout?: number;
+  stateDir?: string;
 }
 
 /** Parses "name:password" as `--user` takes it (the password may contain colons). */
@@ -273,6 +281,11 @@ function resolveServices(config: ServerConfig, input: ConfigInput): void {
   if (input.publicHost !== undefined) {
     if (!/^[A-Za-z0-9.:-]{1,253}$/.test(input.publicHost)) throw new ConfigError(`--public-host "${input.publicHost}": give a DNS name or IP address`);
     config.publicHost = input.publicHost;
+  }
+  if (input.drainTimeout !== undefined) config.drainTimeout = wholeNumber('--drain-timeout', input.drainTimeout, 0, 3600);
+  if (input.stateDir !== undefined) {
+    if (input.stateDir.length === 0) throw new ConfigError('--state-dir: give a directory');
+    config.stateDir = input.stateDir;
   }
   if (config.httpListen && config.apiKeys.length === 0 && !isLoopback(config.httpListen.host)) {
     throw new ConfigError(

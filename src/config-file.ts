@@ -1,0 +1,278 @@
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { DEFAULT_PORT, DEFAULT_TLS_PORT, parseHostPort, parsePort, parseUser, type ConfigInput, type HostPort } from './config.js';
+import { ConfigError } from './errors.js';
+
+/** How a value is written in a file, the environment and on the command line. */
+type ValueType = 'string' | 'int' | 'list' | 'hostports' | 'hostport-or-off' | 'string-or-off' | 'users' | 'file';
+
+/** One configuration option: its names in each source, its type, and its documentation. */
+export interface OptionSpec {
+  /** snake_case key in the YAML file. */
+  key: string;
+  /** The field of ConfigInput it sets (file-valued options are read into another field). */
+  field: keyof ConfigInput;
+  /** Command-line flag with its argument, as commander takes it. */
+  flag: string;
+  type: ValueType;
+  /** Default as documentation shows it. */
+  default: string;
+  doc: string;
+  /** Redacted by check-config. */
+  secret?: boolean;
+  /** For type 'hostports' / 'hostport-or-off': the port taken when none is written. */
+  defaultPort?: number;
+}
+
+/** The one schema of turnkit's configuration: file keys, TURNKIT_* variables and flags all come from it. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'listen', field: 'listen', flag: '--listen <ip:port>', type: 'hostports', defaultPort: DEFAULT_PORT, default: '0.0.0.0:3478 and [::]:3478', doc: 'UDP and TCP listen addresses (STUN and TURN)' },
+  { key: 'tls_listen', field: 'tlsListen', flag: '--tls-listen <ip:port>', type: 'hostports', defaultPort: DEFAULT_TLS_PORT, default: '0.0.0.0:5349 and [::]:5349', doc: 'TLS listen addresses; need cert and key' },
+  { key: 'cert', field: 'cert', flag: '--cert <file>', type: 'string', default: 'none (TLS off)', doc: 'PEM certificate chain for TLS' },
+  { key: 'key', field: 'key', flag: '--key <file>', type: 'string', default: 'none', doc: 'PEM private key for TLS' },
+  { key: 'alt_address', field: 'altAddress', flag: '--alt-address <ip>', type: 'string', default: 'none', doc: 'RFC 5780: a second local IP; enables CHANGE-REQUEST and OTHER-ADDRESS' },
+  { key: 'alt_port', field: 'altPort', flag: '--alt-port <port>', type: 'int', default: 'listen port + 1', doc: 'RFC 5780: the second port' },
+  { key: 'software', field: 'software', flag: '--software <text>', type: 'string-or-off', default: 'turnkit', doc: 'SOFTWARE attribute text (at most 64 bytes), or false for none' },
+  { key: 'log_level', field: 'logLevel', flag: '--log-level <level>', type: 'string', default: 'info', doc: 'debug, info, warn, error or silent' },
+  { key: 'stream_idle_timeout', field: 'streamIdleTimeout', flag: '--stream-idle-timeout <seconds>', type: 'int', default: '30', doc: 'close TCP/TLS connections silent this long' },
+  { key: 'realm', field: 'realm', flag: '--realm <name>', type: 'string', default: 'the host name', doc: 'TURN realm of long-term credentials' },
+  { key: 'users', field: 'users', flag: '--user <name:password>', type: 'users', default: 'none', doc: 'static TURN users (file: a map name: password; env: name:pw,name2:pw2; flag: repeatable)', secret: true },
+  { key: 'users_file', field: 'users', flag: '--users-file <file>', type: 'file', default: 'none', doc: 'file of name:password lines, added to users' },
+  { key: 'secrets', field: 'secrets', flag: '--secret <secret>', type: 'list', default: 'none (a random one is generated for npm start)', doc: 'TURN REST shared secrets; the first mints, all are accepted', secret: true },
+  { key: 'secret_file', field: 'secrets', flag: '--secret-file <file>', type: 'file', default: 'none', doc: 'file with one shared secret per line, added to secrets' },
+  { key: 'relay_ports', field: 'relayPorts', flag: '--relay-ports <min-max>', type: 'string', default: '49152-65535', doc: 'relay port range' },
+  { key: 'relay_ip', field: 'relayIp', flag: '--relay-ip <ip>', type: 'string', default: 'the address the client reached', doc: 'local IP relay sockets bind to' },
+  { key: 'external_ip', field: 'externalIp', flag: '--external-ip <public[/private]>', type: 'string', default: 'none', doc: 'public address advertised behind 1:1 NAT' },
+  { key: 'allow_peers', field: 'allowPeers', flag: '--allow-peer <cidr>', type: 'list', default: 'none', doc: 'peer networks allowed despite the default deny list' },
+  { key: 'deny_peers', field: 'denyPeers', flag: '--deny-peer <cidr>', type: 'list', default: 'none', doc: 'peer networks denied in addition' },
+  { key: 'max_allocations_per_user', field: 'maxAllocationsPerUser', flag: '--max-allocations-per-user <n>', type: 'int', default: '10', doc: 'allocations per user, 0 = no limit (486 beyond)' },
+  { key: 'max_allocations_per_ip', field: 'maxAllocationsPerIp', flag: '--max-allocations-per-ip <n>', type: 'int', default: '100', doc: 'allocations per client IP, 0 = no limit (486 beyond)' },
+  { key: 'max_allocations', field: 'maxAllocations', flag: '--max-allocations <n>', type: 'int', default: '0', doc: 'allocations in total, 0 = as many as relay ports (508 beyond)' },
+  { key: 'max_lifetime', field: 'maxLifetime', flag: '--max-lifetime <seconds>', type: 'int', default: '3600', doc: 'longest allocation lifetime a client may ask for' },
+  { key: 'max_permissions', field: 'maxPermissions', flag: '--max-permissions <n>', type: 'int', default: '64', doc: 'peer permissions per allocation' },
+  { key: 'nonce_lifetime', field: 'nonceLifetime', flag: '--nonce-lifetime <seconds>', type: 'int', default: '600', doc: 'seconds before a nonce is stale (438)' },
+  { key: 'http_listen', field: 'httpListen', flag: '--http-listen <ip:port>', type: 'hostport-or-off', defaultPort: 8080, default: '127.0.0.1:8080', doc: 'credential service and health probes, or false' },
+  { key: 'metrics_listen', field: 'metricsListen', flag: '--metrics-listen <ip:port>', type: 'hostport-or-off', defaultPort: 9641, default: '127.0.0.1:9641', doc: 'Prometheus /metrics, or false' },
+  { key: 'api_keys', field: 'apiKeys', flag: '--api-key <key>', type: 'list', default: 'none (loopback only)', doc: 'keys callers of the credential service present', secret: true },
+  { key: 'cors_origins', field: 'corsOrigins', flag: '--cors-origin <origin>', type: 'list', default: 'none', doc: 'browser origins allowed to call the credential service' },
+  { key: 'max_credential_ttl', field: 'maxCredentialTtl', flag: '--max-credential-ttl <seconds>', type: 'int', default: '86400', doc: 'longest credential the service hands out' },
+  { key: 'public_host', field: 'publicHost', flag: '--public-host <name>', type: 'string', default: 'external IP or listen address', doc: 'host name in the TURN URIs the service returns' },
+  { key: 'drain_timeout', field: 'drainTimeout', flag: '--drain-timeout <seconds>', type: 'int', default: '30', doc: 'on SIGTERM, how long live allocations may keep relaying' },
+  { key: 'state_dir', field: 'stateDir', flag: '--state-dir <dir>', type: 'string', default: '/var/lib/turnkit as root, else ./.turnkit', doc: 'where a generated secret is kept (0600)' },
+];
+
+/** Every key a configuration file may use. */
+export const CONFIG_KEYS: readonly string[] = OPTIONS.map((o) => o.key);
+
+/** The environment variable of a key: TURNKIT_ plus the key in upper case. */
+export function envName(key: string): string {
+  return `TURNKIT_${key.toUpperCase()}`;
+}
+
+/** Where a value came from, for error messages that name it the way the user wrote it. */
+export type Source = { kind: 'file'; path: string } | { kind: 'env' } | { kind: 'flag' };
+
+function where(spec: OptionSpec, source: Source): string {
+  if (source.kind === 'file') return `${source.path}: ${spec.key}`;
+  if (source.kind === 'env') return envName(spec.key);
+  return spec.flag.split(' ')[0]!;
+}
+
+/** Reads the non-empty, non-comment lines of a users or secrets file. */
+export function readLines(what: string, file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${what} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
+}
+
+/** Converts one value from a file (any YAML type) or the environment (text) into ConfigInput form. */
+function convert(spec: OptionSpec, value: unknown, source: Source): unknown {
+  const name = where(spec, source);
+  const text = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number') return String(v);
+    throw new ConfigError(`${name}: expected text, got ${JSON.stringify(v)}`);
+  };
+  const list = (v: unknown): string[] => {
+    if (Array.isArray(v)) return v.map(text);
+    return text(v).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  };
+  switch (spec.type) {
+    case 'string':
+      return text(value);
+    case 'int': {
+      const t = text(value);
+      if (!/^\d{1,9}$/.test(t)) throw new ConfigError(`${name} "${t}": use a whole number`);
+      return spec.key === 'alt_port' ? parsePort(t, name) : Number(t);
+    }
+    case 'list':
+      return list(value);
+    case 'hostports':
+      return list(value).map((v) => parseHostPort(v, name, spec.defaultPort!));
+    case 'hostport-or-off':
+      if (value === false || value === 'false' || value === 'off') return null;
+      return parseHostPort(text(value), name, spec.defaultPort!);
+    case 'string-or-off':
+      if (value === false || value === 'false') return null;
+      return text(value);
+    case 'users': {
+      if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+        return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, text(v)]));
+      }
+      return Object.fromEntries(list(value).map((u) => parseUser(u)));
+    }
+    case 'file':
+      return text(value);
+  }
+}
+
+/** Reads values from one source (a parsed file or the environment) into ConfigInput, plus file-valued options. */
+function fromEntries(entries: Array<[OptionSpec, unknown]>, source: Source): ConfigInput {
+  const out: Record<string, unknown> = {};
+  for (const [spec, raw] of entries) {
+    const value = convert(spec, raw, source);
+    if (spec.type === 'file') {
+      const lines = readLines(where(spec, source), value as string);
+      if (spec.field === 'users') {
+        out.users = { ...(out.users as Record<string, string> | undefined), ...Object.fromEntries(lines.map((l) => parseUser(l))) };
+      } else {
+        out.secrets = [...((out.secrets as string[] | undefined) ?? []), ...lines];
+      }
+    } else if (spec.field === 'users' || spec.field === 'secrets') {
+      // A file-valued twin may have filled this already: both add up.
+      out[spec.field] = spec.field === 'users' ? { ...(value as object), ...(out.users as object) } : [...(value as string[]), ...((out.secrets as string[]) ?? [])];
+    } else {
+      out[spec.field] = value;
+    }
+  }
+  return out as ConfigInput;
+}
+
+/** Parses a YAML configuration file; unknown keys are errors (a typo must not pass silently). */
+export function loadConfigFile(path: string): ConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--config ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${path}: expected a map of settings at the top level`);
+  const entries: Array<[OptionSpec, unknown]> = [];
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const spec = OPTIONS.find((o) => o.key === key);
+    if (!spec) {
+      const norm = (k: string): string => k.replace(/[-_]/g, '').toLowerCase();
+      const hint = OPTIONS.find((o) => norm(o.key).startsWith(norm(key)) || norm(key).startsWith(norm(o.key)));
+      throw new ConfigError(`${path}: unknown key "${key}"${hint ? ` (did you mean ${hint.key}?)` : ''}; see docs/configuration.md`);
+    }
+    if (value === null) continue;
+    entries.push([spec, value]);
+  }
+  return fromEntries(entries, { kind: 'file', path });
+}
+
+/** Reads TURNKIT_* variables; unknown TURNKIT_* names are errors too. */
+export function loadEnv(env: NodeJS.ProcessEnv): ConfigInput {
+  const entries: Array<[OptionSpec, unknown]> = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('TURNKIT_') || value === undefined) continue;
+    const spec = OPTIONS.find((o) => envName(o.key) === name);
+    if (!spec) throw new ConfigError(`${name}: unknown setting; see docs/configuration.md for the TURNKIT_* names`);
+    entries.push([spec, value]);
+  }
+  return fromEntries(entries, { kind: 'env' });
+}
+
+/** Reads flag values (repeatable ones as arrays of text) into ConfigInput. */
+export function loadFlags(values: ReadonlyMap<OptionSpec, unknown>): ConfigInput {
+  return fromEntries([...values], { kind: 'flag' });
+}
+
+/** A layer of settings and where it came from. */
+export interface Layer {
+  input: ConfigInput;
+  source: Source;
+}
+
+/**
+ * Layers sources, later ones winning key by key (defaults < file < environment < flags), and
+ * remembers which source set each field so errors can name the key the way the user wrote it.
+ */
+export function mergeLayers(layers: readonly Layer[]): { input: ConfigInput; sources: Map<string, Source> } {
+  const input: Record<string, unknown> = {};
+  const sources = new Map<string, Source>();
+  for (const layer of layers) {
+    for (const [field, value] of Object.entries(layer.input)) {
+      input[field] = value;
+      sources.set(field, layer.source);
+    }
+  }
+  return { input: input as ConfigInput, sources };
+}
+
+/**
+ * Rewrites a validation error that names a flag (`--relay-ports "x": ...`) to name the file key or
+ * environment variable that actually set the value.
+ */
+export function explainError(err: ConfigError, sources: ReadonlyMap<string, Source>): ConfigError {
+  for (const spec of OPTIONS) {
+    const flag = spec.flag.split(' ')[0]!;
+    if (!err.message.startsWith(flag)) continue;
+    const source = sources.get(spec.field);
+    if (!source || source.kind === 'flag') return err;
+    return new ConfigError(`${where(spec, source)}${err.message.slice(flag.length)}`);
+  }
+  return err;
+}
+
+/** The effective configuration as check-config prints it: secrets redacted, file names kept. */
+export function redact(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  if (Array.isArray(out.secrets)) out.secrets = (out.secrets as unknown[]).map(() => '<redacted>');
+  if (Array.isArray(out.apiKeys)) out.apiKeys = (out.apiKeys as unknown[]).map(() => '<redacted>');
+  if (out.users && typeof out.users === 'object') {
+    out.users = Object.fromEntries(Object.keys(out.users as object).map((u) => [u, '<redacted>']));
+  }
+  return out;
+}
+
+/** docs/configuration.md, generated from OPTIONS so the documentation cannot drift from the code. */
+export function configurationMarkdown(): string {
+  const rows = OPTIONS.map(
+    (o) => `| \`${o.key}\` | \`${envName(o.key)}\` | \`${o.flag}\` | ${o.default} | ${o.doc} |`,
+  );
+  return [
+    '# Configuration',
+    '',
+    'Generated from `src/config-file.ts` by `turnkit check-config --docs`; do not edit by hand.',
+    '',
+    'Every setting can come from a YAML file (`--config FILE`), the environment (`TURNKIT_*`) or a flag.',
+    'Precedence: flags > environment > file > defaults. Lists are YAML lists in the file and',
+    'comma-separated in the environment; flags for lists are repeatable. Unknown keys and unknown',
+    '`TURNKIT_*` variables are errors. `turnkit check-config FILE` validates a file and prints the',
+    'effective configuration with secrets redacted. SIGHUP reloads users, secrets, peer policy, quotas,',
+    'the log level and the TLS certificate; listen addresses need a restart.',
+    '',
+    '| file key | environment | flag | default | what it does |',
+    '|---|---|---|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+/** The HostPort type re-exported for callers that build inputs by hand. */
+export type { HostPort };

@@ -1,0 +1,177 @@
+import t from 'tap';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { resolveConfig } from '../src/config.js';
+import {
+  CONFIG_KEYS,
+  OPTIONS,
+  configurationMarkdown,
+  envName,
+  explainError,
+  loadConfigFile,
+  loadEnv,
+  loadFlags,
+  mergeLayers,
+  redact,
+} from '../src/config-file.js';
+import { ConfigError } from '../src/errors.js';
+import { ensureSecret } from '../src/services/state.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'dist/bin/turnkit.js');
+
+function tempDir(t: { teardown(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'turnkit-cfg-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function write(dir: string, name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+t.test('a YAML file sets every kind of value', async (t) => {
+  const dir = tempDir(t);
+  const secrets = write(dir, 'secrets', '# rotation\nnew-secret\n\nold-secret\n');
+  const file = write(
+    dir,
+    'turnkit.yaml',
+    [
+      'listen: ["127.0.0.1:4000", "[::1]"]',
+      'realm: example.org',
+      'software: false',
+      'users: { alice: "a:b", bob: 123 }',
+      `secret_file: ${secrets}`,
+      'secrets: [inline-secret]',
+      'relay_ports: 50000-50100',
+      'allow_peers: [127.0.0.0/8]',
+      'max_allocations_per_user: 3',
+      'http_listen: false',
+      'metrics_listen: 127.0.0.1:9999',
+      'drain_timeout: 5',
+    ].join('\n'),
+  );
+  const input = loadConfigFile(file);
+  const c = resolveConfig(input);
+  t.same(c.listen, [{ host: '127.0.0.1', port: 4000 }, { host: '::1', port: 3478 }]);
+  t.equal(c.software, null);
+  t.same(c.users, { alice: 'a:b', bob: '123' });
+  t.same(c.secrets, ['inline-secret', 'new-secret', 'old-secret'], 'secrets and secret_file add up, the inline list first');
+  t.same(c.relayPorts, { min: 50000, max: 50100 });
+  t.equal(c.quotas.perUser, 3);
+  t.equal(c.httpListen, null);
+  t.same(c.metricsListen, { host: '127.0.0.1', port: 9999 });
+  t.equal(c.drainTimeout, 5);
+});
+
+t.test('file errors name the file, the key and what is allowed', async (t) => {
+  const dir = tempDir(t);
+  t.throws(() => loadConfigFile(write(dir, 'a.yaml', 'relay_port: 5')), { message: /a\.yaml: unknown key "relay_port" \(did you mean relay_ports\?\)/ });
+  t.throws(() => loadConfigFile(write(dir, 'b.yaml', 'max_lifetime: soon')), { message: /b\.yaml: max_lifetime "soon": use a whole number/ });
+  t.throws(() => loadConfigFile(write(dir, 'c.yaml', 'listen: nowhere')), { message: /c\.yaml: listen "nowhere"/ });
+  t.throws(() => loadConfigFile(write(dir, 'd.yaml', 'realm: [1, 2]')), { message: /d\.yaml: realm: expected text/ });
+  t.throws(() => loadConfigFile(write(dir, 'e.yaml', '- a list\n- not a map')), { message: /expected a map/ });
+  t.throws(() => loadConfigFile(write(dir, 'f.yaml', 'realm: "unclosed')), { message: /f\.yaml: not valid YAML/ });
+  t.throws(() => loadConfigFile(join(dir, 'missing.yaml')), { message: /cannot read it \(ENOENT\)/ });
+  t.same(loadConfigFile(write(dir, 'empty.yaml', '')), {}, 'an empty file is no settings');
+});
+
+t.test('environment: TURNKIT_* names, comma lists, users as name:password pairs; unknown names refused', async (t) => {
+  const input = loadEnv({
+    TURNKIT_LISTEN: '127.0.0.1:5000, 127.0.0.2:5000',
+    TURNKIT_USERS: 'alice:pw1,bob:pw:2',
+    TURNKIT_SECRETS: 's1,s2',
+    TURNKIT_MAX_LIFETIME: '7200',
+    PATH: '/usr/bin',
+  });
+  const c = resolveConfig(input);
+  t.same(c.listen.map((l) => l.host), ['127.0.0.1', '127.0.0.2']);
+  t.same(c.users, { alice: 'pw1', bob: 'pw:2' });
+  t.same(c.secrets, ['s1', 's2']);
+  t.equal(c.maxLifetime, 7200);
+  t.throws(() => loadEnv({ TURNKIT_NOPE: '1' }), { message: /TURNKIT_NOPE: unknown setting/ });
+});
+
+t.test('precedence: flags > environment > file > defaults, key by key', async (t) => {
+  const dir = tempDir(t);
+  const file = loadConfigFile(write(dir, 'p.yaml', 'realm: from-file\nrelay_ports: 50000-50010\nmax_lifetime: 1000\n'));
+  const env = loadEnv({ TURNKIT_REALM: 'from-env', TURNKIT_RELAY_PORTS: '51000-51010' });
+  const realmSpec = OPTIONS.find((o) => o.key === 'realm')!;
+  const flags = loadFlags(new Map([[realmSpec, 'from-flag']]));
+  const { input } = mergeLayers([
+    { input: file, source: { kind: 'file', path: 'p.yaml' } },
+    { input: env, source: { kind: 'env' } },
+    { input: flags, source: { kind: 'flag' } },
+  ]);
+  const c = resolveConfig(input);
+  t.equal(c.realm, 'from-flag');
+  t.same(c.relayPorts, { min: 51000, max: 51010 });
+  t.equal(c.maxLifetime, 1000);
+  t.equal(c.nonceLifetime, 600, 'default where nobody set it');
+});
+
+t.test('a value invalid as a whole is reported under the name its source used', async (t) => {
+  const { input, sources } = mergeLayers([
+    { input: { relayPorts: '9-1' }, source: { kind: 'file', path: 'x.yaml' } },
+    { input: { maxLifetime: 10 }, source: { kind: 'env' } },
+  ]);
+  let err: unknown;
+  try {
+    resolveConfig(input);
+  } catch (e) {
+    err = e;
+  }
+  t.type(err, ConfigError);
+  t.match(explainError(err as ConfigError, sources).message, /^x\.yaml: relay_ports "9-1": use MIN-MAX/);
+  try {
+    resolveConfig({ maxLifetime: 10 });
+  } catch (e) {
+    t.match(explainError(e as ConfigError, sources).message, /^TURNKIT_MAX_LIFETIME "10"/);
+  }
+});
+
+t.test('redaction hides secrets, passwords and API keys but keeps their count', async (t) => {
+  const c = resolveConfig({ secrets: ['s1', 's2'], users: { alice: 'pw' }, apiKeys: ['k'.repeat(16)] });
+  const r = JSON.stringify(redact(c as unknown as Record<string, unknown>));
+  t.notMatch(r, /s1|s2|"pw"|kkkk/);
+  t.match(r, /"secrets":\["<redacted>","<redacted>"\]/);
+  t.match(r, /"alice":"<redacted>"/);
+});
+
+t.test('every option has a distinct file key, environment name and flag; docs/configuration.md is current', async (t) => {
+  t.equal(new Set(CONFIG_KEYS).size, CONFIG_KEYS.length);
+  t.equal(new Set(OPTIONS.map((o) => o.flag.split(' ')[0])).size, OPTIONS.length);
+  for (const o of OPTIONS) t.match(envName(o.key), /^TURNKIT_[A-Z_]+$/);
+  t.equal(readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8'), configurationMarkdown(), 'regenerate with: node dist/bin/turnkit.js check-config --docs docs/configuration.md');
+});
+
+t.test('check-config prints the effective config with secrets redacted, and fails with one line', async (t) => {
+  const dir = tempDir(t);
+  const ok = spawnSync(process.execPath, [BIN, 'check-config', write(dir, 'ok.yaml', 'secrets: [top-secret-value]\nrealm: r\n')], { encoding: 'utf8' });
+  t.equal(ok.status, 0);
+  const printed = JSON.parse(ok.stdout) as { realm: string; secrets: string[] };
+  t.equal(printed.realm, 'r');
+  t.same(printed.secrets, ['<redacted>']);
+  t.notMatch(ok.stdout, /top-secret-value/);
+  const bad = spawnSync(process.execPath, [BIN, 'check-config', write(dir, 'bad.yaml', 'relay_ports: 80-90\n')], { encoding: 'utf8' });
+  t.equal(bad.status, 2);
+  t.equal(bad.stderr.trim().split('\n').length, 1);
+  t.match(bad.stderr, /bad\.yaml: relay_ports "80-90"/);
+});
+
+t.test('the generated secret is kept 0600 and reused', async (t) => {
+  const dir = join(tempDir(t), 'state');
+  const first = ensureSecret(dir);
+  t.equal(first.created, true);
+  t.match(first.secret, /^[0-9a-f]{64}$/);
+  t.equal(statSync(first.file).mode & 0o777, 0o600);
+  t.equal(statSync(dir).mode & 0o777, 0o700);
+  const again = ensureSecret(dir);
+  t.equal(again.created, false);
+  t.equal(again.secret, first.secret);
+});
