@@ -15,6 +15,7 @@
 //   --seconds S        measured seconds per load run (default 3; --quick 0.6)
 //   --out FILE         results file (default bench/results/<YYYY-MM-DD>.json; --quick: bench/results/tmp/)
 //   --no-install       do not run bench/install-deps.sh
+//   --report FILE      print the table of a saved results file and exit
 import { spawn, execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -42,7 +43,7 @@ const opt = (name, dflt) => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
 };
 if (flag('--help') || flag('-h')) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 19).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 const QUICK = flag('--quick');
@@ -408,17 +409,21 @@ function summarise() {
   }
   return summary;
 }
-function table(summary) {
-  const cols = ['turnkit', 'coturn', 'node-turn', 'plain-node'].filter((s) => SERVERS.includes(s));
-  const peers = ['coturn', 'node-turn', 'plain-node'].filter((s) => SERVERS.includes(s) && s !== 'turnkit');
+/** The terminal table from a results document (this run's, or a saved one with --report). */
+function table(doc) {
+  const { summary, runs } = doc;
+  const all = ['turnkit', 'coturn', 'node-turn', 'plain-node'];
+  const present = (s) => Object.values(summary).some((sc) => sc[s]);
+  const cols = all.filter(present);
+  const peers = cols.filter((s) => s !== 'turnkit');
   const head = ['scenario / metric', ...cols, ...peers.map((p) => `tk/${p}`)];
   const rows = [];
-  const cell = (st) => (st ? (RUNS > 1 && st.n > 1 ? `${fmt(st.median)} [${fmt(st.min)}–${fmt(st.max)}]` : fmt(st.median)) : '–');
-  for (const s of SCENARIOS) {
-    const sm = summary[s.name] ?? {};
-    for (const [key, label, better] of s.metrics) {
+  const cell = (st) => (st ? (runs > 1 && st.n > 1 ? `${fmt(st.median)} [${fmt(st.min)}–${fmt(st.max)}]` : fmt(st.median)) : '–');
+  for (const [name, meta] of Object.entries(doc.scenarios)) {
+    const sm = summary[name] ?? {};
+    for (const { key, label, better } of meta.metrics) {
       const tk = sm.turnkit?.[key];
-      rows.push([`${s.name}: ${label}${better === 'up' ? ' ↑' : better === 'down' ? ' ↓' : ''}`, ...cols.map((c) => cell(sm[c]?.[key])),
+      rows.push([`${name}: ${label}${better === 'up' ? ' ↑' : better === 'down' ? ' ↓' : ''}`, ...cols.map((c) => cell(sm[c]?.[key])),
         ...peers.map((p) => (better !== 'info' && tk && sm[p]?.[key] && sm[p][key].median > 0 ? `${(tk.median / sm[p][key].median).toFixed(2)}×` : '–'))]);
     }
   }
@@ -426,6 +431,19 @@ function table(summary) {
   const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+function report(doc, file) {
+  const { machine: info, load_average: la } = doc;
+  const ceil = doc.generator_ceiling;
+  console.log(`\nturnkit bench — ${info.cpu_model}, ${info.cores} cores, Node ${info.node}, coturn ${info.coturn ?? '–'}, node-turn ${info.node_turn ?? '–'}, turnkit ${info.turnkit_commit}`);
+  console.log(`${doc.runs} run(s) each, ${doc.seconds_per_run} s measured; median [min–max]; ↑ higher is better, ↓ lower is better; ratios are turnkit ÷ peer (medians).`);
+  console.log(`load average before ${la.before.map((x) => x.toFixed(2)).join(' ')}, after ${la.after.map((x) => x.toFixed(2)).join(' ')} (2 cores: above ~2.5 the machine was busy and absolute numbers are low)\n`);
+  console.log(table(doc));
+  console.log(`\ngenerator ceiling (same C generator vs trivial C responders on CPU 1): Binding ${fmt(ceil.binding?.median)}/s, echo 100 B ${fmt(ceil.echo_100B?.median)} round trips/s`);
+  for (const [s, why] of Object.entries(doc.skipped ?? {})) console.log(`skipped ${s}: ${why}`);
+  console.log(`\nresults: ${file} (${doc.wall_seconds.toFixed(0)} s)`);
+}
+
 function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const gitRev = sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']);
@@ -434,6 +452,8 @@ function machine() {
   try { nodeTurn = JSON.parse(readFileSync(join(ROOT, 'node_modules/node-turn/package.json'), 'utf8')).version; } catch { /* absent */ }
   return {
     cpu_model: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? 'unknown',
+    cpu_family_model: `${/cpu family\s*:\s*(\d+)/.exec(cpuinfo)?.[1] ?? '?'}/${/^model\s*:\s*(\d+)/m.exec(cpuinfo)?.[1] ?? '?'}`,
+    cpu_mhz: Number(/cpu MHz\s*:\s*([\d.]+)/.exec(cpuinfo)?.[1] ?? 0),
     cores: os.cpus().length,
     mem_gb: +(os.totalmem() / 2 ** 30).toFixed(1),
     kernel: os.release(),
@@ -449,6 +469,10 @@ function machine() {
 
 // -------------------------------------------------------------------------------------- main --
 async function main() {
+  if (opt('--report')) {
+    report(JSON.parse(readFileSync(opt('--report'), 'utf8')), opt('--report'));
+    return;
+  }
   build();
   const info = machine();
   const load0 = os.loadavg();
@@ -499,13 +523,7 @@ async function main() {
   };
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(doc, null, 1) + '\n');
-  console.log(`\nturnkit bench — ${info.cpu_model}, ${info.cores} cores, Node ${info.node}, coturn ${info.coturn ?? '–'}, node-turn ${info.node_turn ?? '–'}`);
-  console.log(`${RUNS} run(s) each, ${SECONDS} s measured; median [min–max]; ↑ higher is better, ↓ lower is better; ratios are turnkit ÷ peer (medians).`);
-  console.log(`load average before ${load0.map((x) => x.toFixed(2)).join(' ')}, after ${load1.map((x) => x.toFixed(2)).join(' ')} (2 cores: above ~2.5 the machine was busy and absolute numbers are low)\n`);
-  console.log(table(summary));
-  console.log(`\ngenerator ceiling (same C generator vs trivial C responders on CPU 1): Binding ${fmt(ceil.binding?.median)}/s, echo 100 B ${fmt(ceil.echo_100B?.median)} round trips/s`);
-  for (const [s, why] of Object.entries(skipped)) console.log(`skipped ${s}: ${why}`);
-  console.log(`\nresults: ${OUT} (${doc.wall_seconds.toFixed(0)} s)`);
+  report(doc, OUT);
 }
 
 main().catch((e) => {
