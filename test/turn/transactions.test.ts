@@ -1,0 +1,83 @@
+/** TransactionCache (src/turn/transactions.ts): retransmissions get the remembered answer (RFC 8656 §6.2). */
+import t from 'tap';
+import { MAX_REMEMBERED, TRANSACTION_WINDOW_MS, TransactionCache } from '../../src/turn/transactions.js';
+import { T0, TurnTestClient, allocateRequest, engineConfig, makeEngine, verdict } from '../helpers/turn-client.js';
+
+const tx = (n: number) => {
+  const b = Buffer.alloc(12);
+  b.writeUInt32BE(n, 8);
+  return b;
+};
+
+t.test('the window covers a client\'s whole retransmission span (RFC 8489 §6.2.1: Rc × RTO, 39.5 s)', async (t) => {
+  t.ok(TRANSACTION_WINDOW_MS >= 39_500, `window ${TRANSACTION_WINDOW_MS} ms`);
+  const cache = new TransactionCache();
+  const answer = Buffer.from('answer');
+  cache.set('1|198.51.100.7|40000', tx(1), answer, T0);
+  t.equal(cache.get('1|198.51.100.7|40000', tx(1), T0), answer);
+  t.equal(cache.get('1|198.51.100.7|40000', tx(1), T0 + 39_500), answer, 'still there at 39.5 s');
+  t.equal(cache.get('1|198.51.100.7|40000', tx(1), T0 + TRANSACTION_WINDOW_MS), undefined, 'gone at the end of the window');
+});
+
+t.test('answers are per 5-tuple and per transaction ID', async (t) => {
+  const cache = new TransactionCache();
+  cache.set('1|198.51.100.7|40000', tx(1), Buffer.from('a'), T0);
+  t.equal(cache.get('1|198.51.100.7|40001', tx(1), T0), undefined, 'other port');
+  t.equal(cache.get('2|198.51.100.7|40000', tx(1), T0), undefined, 'other listener');
+  t.equal(cache.get('1|198.51.100.7|40000', tx(2), T0), undefined, 'other transaction');
+  cache.set('1|198.51.100.7|40000', tx(2), Buffer.from('b'), T0);
+  t.same(cache.get('1|198.51.100.7|40000', tx(1), T0), Buffer.from('a'));
+  t.same(cache.get('1|198.51.100.7|40000', tx(2), T0), Buffer.from('b'));
+});
+
+t.test('expire forgets answers older than the window', async (t) => {
+  const cache = new TransactionCache(1000, 100);
+  cache.set('k', tx(1), Buffer.from('a'), T0);
+  cache.set('k', tx(2), Buffer.from('b'), T0 + 500);
+  t.equal(cache.size, 2);
+  cache.expire(T0 + 1000);
+  t.equal(cache.size, 1, 'the first is gone');
+  t.same(cache.get('k', tx(2), T0 + 1000), Buffer.from('b'));
+  cache.expire(T0 + 1500);
+  t.equal(cache.size, 0);
+});
+
+t.test('the cache is bounded: the oldest answer makes room', async (t) => {
+  const cache = new TransactionCache(60_000, 3);
+  for (let i = 1; i <= 4; i++) cache.set('k', tx(i), Buffer.from([i]), T0 + i);
+  t.equal(cache.size, 3);
+  t.equal(cache.get('k', tx(1), T0 + 10), undefined, 'oldest evicted');
+  for (let i = 2; i <= 4; i++) t.same(cache.get('k', tx(i), T0 + 10), Buffer.from([i]));
+
+  const big = new TransactionCache();
+  const answer = Buffer.from('x');
+  for (let i = 0; i < MAX_REMEMBERED + 10; i++) big.set('k', tx(i), answer, T0);
+  t.equal(big.size, MAX_REMEMBERED, `default bound ${MAX_REMEMBERED}`);
+  t.ok(MAX_REMEMBERED > 0 && MAX_REMEMBERED <= 1_000_000, 'a finite bound');
+});
+
+t.test('engine: a retransmitted Allocate after the window is a new transaction (437)', async (t) => {
+  const engine = makeEngine(engineConfig());
+  const c = new TurnTestClient(engine);
+  c.challenge(T0);
+  const req = allocateRequest(c.creds()).data;
+  const out = c.send(req, T0);
+  if (out.kind !== 'allocate') return t.fail(`expected a pending allocation, got ${verdict(out)}`);
+  const done = c.complete(out.pending);
+  const inside = c.send(req, T0 + TRANSACTION_WINDOW_MS - 1);
+  t.ok(inside.kind === 'respond' && inside.data.equals(done.data), 'inside the window: same answer');
+  t.equal(inside.kind === 'respond' ? inside.result : undefined, 'success', 'result recovered from the cached bytes');
+  t.equal(verdict(c.send(req, T0 + TRANSACTION_WINDOW_MS + 1)), 437, 'after it: processed again → 437');
+});
+
+t.test('engine: error answers are remembered too (a retransmitted 442 stays 442, byte for byte)', async (t) => {
+  const engine = makeEngine(engineConfig());
+  const c = new TurnTestClient(engine);
+  c.challenge(T0);
+  const req = allocateRequest(c.creds(), { transport: 6 }).data;
+  const first = c.send(req, T0);
+  t.equal(verdict(first), 442);
+  const again = c.send(req, T0 + 1000);
+  t.ok(first.kind === 'respond' && again.kind === 'respond' && again.data.equals(first.data));
+  t.equal(again.kind === 'respond' ? again.result : undefined, 'error', 'result recovered from the cached bytes');
+});
