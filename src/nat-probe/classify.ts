@@ -193,7 +193,7 @@ export function mappedOf(a: BindingAnswer | undefined): TransportAddress | undef
 
 /**
  * Round-trip loss estimate from all exchanges: unanswered transmissions before an answer, over all
- * transmissions of answered exchanges, with one failure and two tries added as a prior so that a
+ * transmissions of answered exchanges, with half a failure in one try added as a prior so that a
  * short clean run does not claim zero loss.
  */
 export function estimateLoss(exchanges: readonly (Exchange | undefined)[]): number {
@@ -204,7 +204,7 @@ export function estimateLoss(exchanges: readonly (Exchange | undefined)[]): numb
     sent += e.sent;
     lost += e.sent - 1;
   }
-  return (lost + 1) / (sent + 2);
+  return (lost + 0.5) / (sent + 1);
 }
 
 /** Why a missing answer cannot be trusted, or undefined when it can. */
