@@ -73,11 +73,19 @@ export class AllocationTable {
     return this.byId.get(id);
   }
 
-  /** Which quota, if any, one more allocation for this user and client IP would exceed. */
-  quotaBreach(username: string, clientIp: string, quotas: AllocationQuotas): QuotaBreach | undefined {
-    if (quotas.total > 0 && this.byKey.size >= quotas.total) return 'total';
-    if (quotas.perUser > 0 && (this.perUser.get(username) ?? 0) >= quotas.perUser) return 'user';
-    if (quotas.perClientIp > 0 && (this.perIp.get(clientIp) ?? 0) >= quotas.perClientIp) return 'client-ip';
+  /**
+   * Which quota, if any, one more allocation for this user and client IP would exceed, counting
+   * `pending` allocations (accepted, relay not yet open) as already there.
+   */
+  quotaBreach(
+    username: string,
+    clientIp: string,
+    quotas: AllocationQuotas,
+    pending: { total: number; user: number; clientIp: number } = { total: 0, user: 0, clientIp: 0 },
+  ): QuotaBreach | undefined {
+    if (quotas.total > 0 && this.byKey.size + pending.total >= quotas.total) return 'total';
+    if (quotas.perUser > 0 && (this.perUser.get(username) ?? 0) + pending.user >= quotas.perUser) return 'user';
+    if (quotas.perClientIp > 0 && (this.perIp.get(clientIp) ?? 0) + pending.clientIp >= quotas.perClientIp) return 'client-ip';
     return undefined;
   }
 

@@ -1,12 +1,12 @@
 import { AttributeType, ErrorCode, MessageClass, Method } from '../stun/constants.js';
 import { encodeXorAddress } from '../stun/attributes/address.js';
 import { encodeErrorCode } from '../stun/attributes/error-code.js';
+import { encodeUnknownAttributes } from '../stun/attributes/unknown-attributes.js';
 import { TextLimit, encodeText } from '../stun/attributes/text.js';
 import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type StunMessage } from '../stun/message.js';
 import {
   handleBindingRequest,
   unauthenticatedError,
-  unknownAttributeError,
   unknownComprehensionRequired,
   type BindingServerConfig,
 } from '../stun/server.js';
@@ -60,20 +60,31 @@ export class TurnEngine {
   /** Relay ports held by EVEN-PORT reservations. */
   readonly reservations = new ReservationTable();
   private readonly transactions = new TransactionCache();
-  private readonly pending = new Set<string>();
-  private readonly unauthLimiter: SourceLimiter;
+  /** Allocates accepted but waiting for their relay socket, by 5-tuple key: who asked, from where. */
+  private readonly pending = new Map<string, { username: string; clientIp: string }>();
+  /** Per source: 401 challenges answered (each costs an answer to an unauthenticated request). */
+  private readonly challengeLimiter: SourceLimiter;
+  /** Per source: failed credential checks (guesses); an empty bucket stops checking altogether. */
+  private readonly failureLimiter: SourceLimiter;
+  private draining = false;
 
   constructor(
     private config: TurnEngineConfig,
     private readonly binding: BindingServerConfig,
     unauthLimit: RateLimit = DEFAULT_UNAUTH_LIMIT,
   ) {
-    this.unauthLimiter = new SourceLimiter(unauthLimit);
+    this.challengeLimiter = new SourceLimiter(unauthLimit);
+    this.failureLimiter = new SourceLimiter(unauthLimit);
   }
 
   /** True when users or secrets exist, so TURN requests can be authenticated. */
   isEnabled(): boolean {
     return this.config.enabled;
+  }
+
+  /** From now on, new allocations are refused with 508 (shutdown drain); existing ones keep relaying. */
+  startDraining(): void {
+    this.draining = true;
   }
 
   /** Replaces the configuration (reload); live allocations keep running. */
@@ -112,11 +123,13 @@ export class TurnEngine {
     // retransmit would open a second relay, and a second Allocate must not orphan the first.
     if (this.pending.has(key)) return { kind: 'relay-drop', reason: 'allocation-pending' };
 
-    const unknown = unknownComprehensionRequired(request);
-    if (unknown.length > 0) return unknownAttributeError(request, event, this.binding, unknown);
     if (!this.config.enabled) {
       return unauthenticatedError(request, event, { ...this.binding, software: null }, ErrorCode.BadRequest);
     }
+
+    // A source that has used up its budget of failed attempts is not even checked until it refills:
+    // limiting only the 401s would still let a guess that happens to be right through.
+    if (this.failureLimiter.isEmpty(event.source.address, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
 
     // RFC 8656 §7.2 step 1 (and the same for every other method): long-term credentials.
     const auth = authenticateRequest(request, {
@@ -127,7 +140,8 @@ export class TurnEngine {
       nonces: this.config.nonces,
     });
     if (!auth.ok) {
-      if (!this.unauthLimiter.take(event.source.address, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
+      const limiter = auth.reason === 'no-credentials' ? this.challengeLimiter : this.failureLimiter;
+      if (!limiter.take(event.source.address, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
       const note = { event: 'auth-failed', reason: auth.reason } as const;
       if (auth.key) {
         // A 438 to a request that did verify is signed, so the client can trust it (RFC 8489 §9.2.4).
@@ -144,13 +158,31 @@ export class TurnEngine {
       config: this.config,
       auth: { username: auth.username, integrity: responseIntegrity(auth) },
     };
+    // RFC 8489 §6.3.1: unknown comprehension-required attributes are checked once the request is
+    // authenticated, so the 420 can be signed (a client discards an unsigned answer, §9.2.5).
+    const unknown = unknownComprehensionRequired(request);
+    if (unknown.length > 0) {
+      return this.respond(ctx, { cls: 'error', code: ErrorCode.UnknownAttribute, attributes: [{ type: AttributeType.UnknownAttributes, value: encodeUnknownAttributes(unknown) }] }, key);
+    }
 
     let reply: HandlerReply;
     switch (request.method) {
       case Method.Allocate: {
-        const r = handleAllocate(ctx, this.allocations, this.reservations);
+        if (this.draining) {
+          // RFC 8656 §7.2: 508 tells the client to try another server, which is what a drain wants.
+          reply = { cls: 'error', code: ErrorCode.InsufficientCapacity, attributes: [] };
+          break;
+        }
+        const r = handleAllocate(ctx, this.allocations, this.reservations, (username, clientIp) => {
+          const held = { total: this.pending.size, user: 0, clientIp: 0 };
+          for (const p of this.pending.values()) {
+            if (p.username === username) held.user++;
+            if (p.clientIp === clientIp) held.clientIp++;
+          }
+          return this.allocations.quotaBreach(username, clientIp, this.config.quotas, held);
+        });
         if ('ctx' in r) {
-          this.pending.add(key);
+          this.pending.set(key, { username: auth.username, clientIp: event.source.address });
           return { kind: 'allocate', pending: r };
         }
         reply = r;
@@ -221,7 +253,7 @@ export class TurnEngine {
     const frame = readChannelData(event.data);
     if (!frame.ok) return { kind: 'relay-drop', reason: 'malformed' };
     const allocation = this.allocations.get(fiveTupleKey(event.listenerId, event.source.address, event.source.port));
-    if (!allocation) return { kind: 'relay-drop', reason: 'no-allocation' };
+    if (!allocation || allocation.expiresAt <= now) return { kind: 'relay-drop', reason: 'no-allocation' };
     const binding = bindingForChannel(allocation, frame.channel, now);
     if (!binding) return { kind: 'relay-drop', reason: 'unbound-channel' };
     // The binding implies a permission, but the permission may have lapsed (RFC 8656 §12.3).
@@ -234,7 +266,7 @@ export class TurnEngine {
    * ChannelData when the peer has a channel, else as a Data indication — only with a permission.
    */
   handlePeerPacket(allocation: Allocation, peerIp: string, peerPort: number, data: Buffer, now: number): PeerPacketOutcome {
-    if (!hasPermission(allocation, peerIp, now)) return { kind: 'relay-drop', reason: 'no-permission' };
+    if (allocation.expiresAt <= now || !hasPermission(allocation, peerIp, now)) return { kind: 'relay-drop', reason: 'no-permission' };
     const binding = channelForPeer(allocation, peerIp, peerPort, now);
     const stream = allocation.fiveTuple.transport !== 'udp';
     if (binding) {

@@ -16,11 +16,19 @@ export class SourceLimiter {
 
   constructor(private readonly limit: RateLimit) {}
 
+  /** True when `source` has no whole token left (without taking one). */
+  isEmpty(source: string, now: number): boolean {
+    const b = this.buckets.get(source);
+    if (!b) return false;
+    return Math.min(this.limit.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.limit.perSecond) < 1;
+  }
+
   /** Takes one token for `source`; false when its bucket is empty. */
   take(source: string, now: number): boolean {
     let b = this.buckets.get(source);
     if (b) {
-      b.tokens = Math.min(this.limit.burst, b.tokens + ((now - b.at) / 1000) * this.limit.perSecond);
+      // A wall clock stepping back must not drain buckets: elapsed time is never negative.
+      b.tokens = Math.min(this.limit.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.limit.perSecond);
       b.at = now;
       // Re-insert so the Map's order stays least-recently-used first.
       this.buckets.delete(source);

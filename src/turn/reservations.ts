@@ -24,6 +24,12 @@ export class ReservationTable {
     return token;
   }
 
+  /** The address a valid, unexpired token reserves, without using the token up. */
+  peek(token: Buffer, now: number): TransportAddress | undefined {
+    const r = this.byToken.get(token.toString('hex'));
+    return r && r.expiresAt > now ? r.address : undefined;
+  }
+
   /** Uses up a token: the reserved address (its socket now belongs to the new allocation), or undefined. */
   take(token: Buffer, now: number): TransportAddress | undefined {
     const key = token.toString('hex');

@@ -45,14 +45,6 @@ import {
 const S = 1000; // ms per second
 
 // Server bugs found by these tests; the assertions that show them are marked todo until fixed.
-const BUG_RESERVATION =
-  'server bug: src/turn/handlers/allocate.ts step 5 takes the RESERVATION-TOKEN (reservations.take) before the quota and LIFETIME checks; a later 486/508/400 loses the token, expire() never returns it, so runtime.ts never closes the reserved socket';
-const BUG_EXPIRED =
-  'server bug (low): handlers/common.ts existingAllocation (and send.ts, engine.ts handleChannelData) do not compare allocation.expiresAt with now; an expired allocation stays usable (Refresh revives it) until the next expire() sweep (≤ 1 s in runtime.ts); RFC 8656 §7.3 wants 437';
-const BUG_STEP5_8 =
-  'server bug: src/turn/handlers/allocate.ts does not refuse ADDITIONAL-ADDRESS-FAMILY together with RESERVATION-TOKEN (RFC 8656 §7.2 step 5: 400; the code checks only EVEN-PORT and REQUESTED-ADDRESS-FAMILY there, and even consumes the token) or with EVEN-PORT R=1 (step 8: 400)';
-const BUG_420 =
-  'server bug: src/turn/engine.ts handleTurnRequest answers unknown comprehension-required attributes before authenticateRequest, so the 420 is never signed; RFC 8489 §6.3: "Once the authentication checks are done, the STUN agent checks for unknown attributes"; §9.2.4: responses to authenticated requests carry MESSAGE-INTEGRITY, and per §9.2.5 a UDP client discards an unsigned 420';
 
 function setup(o: EngineOptions = {}) {
   const config = engineConfig(o);
@@ -227,8 +219,8 @@ t.test('RFC 8656 §7.2 steps 5, 6, 8: attribute combinations that must be refuse
   };
   t.equal(ask([requestedFamily(1), additionalFamily(2)]), 400, 'step 6: REQUESTED- and ADDITIONAL-ADDRESS-FAMILY together');
   const token = engine.reservations.reserve({ family: 'IPv4', address: '10.1.2.3', port: 50021 }, T0);
-  t.equal(ask([reservationToken(token), additionalFamily(2)]), 400, 'step 5: RESERVATION-TOKEN with ADDITIONAL-ADDRESS-FAMILY', { todo: BUG_STEP5_8 });
-  t.equal(ask([evenPort(true), additionalFamily(2)]), 400, 'step 8: EVEN-PORT with R=1 and ADDITIONAL-ADDRESS-FAMILY', { todo: BUG_STEP5_8 });
+  t.equal(ask([reservationToken(token), additionalFamily(2)]), 400, 'step 5: RESERVATION-TOKEN with ADDITIONAL-ADDRESS-FAMILY');
+  t.equal(ask([evenPort(true), additionalFamily(2)]), 400, 'step 8: EVEN-PORT with R=1 and ADDITIONAL-ADDRESS-FAMILY');
   t.equal(ask([evenPort(false), additionalFamily(2)]), 'allocate', 'control: EVEN-PORT with R=0 and ADDITIONAL-ADDRESS-FAMILY is fine');
 });
 
@@ -252,7 +244,7 @@ t.test('a RESERVATION-TOKEN Allocate refused later (quota) must not swallow the 
   const token = engine.reservations.reserve({ family: 'IPv4', address: '10.1.2.3', port: 50011 }, T0);
   t.equal(verdict(c.send(allocateRequest(c.creds(), { extra: [reservationToken(token)] }).data, T0)), 486);
   const expired = engine.expire(T0 + 31 * S).reservations.map((r) => r.token);
-  t.ok(expired.includes(token.toString('hex')), 'the hold still ends through expire(), so the transport closes its socket', { todo: BUG_RESERVATION });
+  t.ok(expired.includes(token.toString('hex')), 'the hold still ends through expire(), so the transport closes its socket');
 });
 
 t.test('quotas: 11th allocation of a user → 486, per client IP → 486, total → 508', async (t) => {
@@ -343,13 +335,14 @@ t.test('expire(now) removes an allocation once its lifetime has run out', async 
 });
 
 t.test('a Refresh after the allocation expired (before a sweep) gets 437', async (t) => {
-  const { client } = setup();
+  // Nonces outlive the allocation here, so the answer is about the allocation, not a stale nonce.
+  const { client } = setup({ nonceLifetimeMs: 3600 * S });
   const c = client();
   const { allocation } = c.allocate(T0);
   t.equal(verdict(c.refresh(allocation.expiresAt - 500)), 'success', 'control: just before expiry it is refreshed');
   const d = client();
   const { allocation: a2 } = d.allocate(T0);
-  t.equal(verdict(d.refresh(a2.expiresAt + 500)), 437, 'after expiry, even without a sweep', { todo: BUG_EXPIRED });
+  t.equal(verdict(d.refresh(a2.expiresAt + 500)), 437, 'after expiry, even without a sweep');
 });
 
 t.test('Refresh with another user\'s credentials → 441 Wrong Credentials', async (t) => {
@@ -700,9 +693,9 @@ t.test('a 420 to an authenticated request is signed; an unauthenticated one is c
   c.challenge(T0);
   const out = c.send(allocateRequest(c.creds(), { extra: [{ type: 0x0050, value: Buffer.alloc(4) }] }).data, T0);
   t.equal(verdict(out), 420);
-  t.ok(c.signedByMe(responseOf(out)), "420 signed with the user's key", { todo: BUG_420 });
+  t.ok(c.signedByMe(responseOf(out)), "420 signed with the user's key");
   const anon = c.send(allocateRequest(undefined, { extra: [{ type: 0x0050, value: Buffer.alloc(4) }] }).data, T0);
-  t.equal(verdict(anon), 401, 'an unauthenticated one gets 401', { todo: BUG_420 });
+  t.equal(verdict(anon), 401, 'an unauthenticated one gets 401');
 });
 
 t.test('attributes after MESSAGE-INTEGRITY are ignored', async (t) => {

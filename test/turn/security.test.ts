@@ -44,14 +44,8 @@ import {
 
 const S = 1000;
 
-const BUG_QUOTA_RACE =
-  'server bug: quotas are checked in src/turn/handlers/allocate.ts (AllocationTable.quotaBreach) against created allocations only, while the relay opens asynchronously; Allocates that arrive before the first relay is open all pass (engine.ts keeps pending allocations out of the counts, completeAllocate does not re-check), so one user gets more than quotas.perUser relays (allocation flood, security.md)';
 const BUG_USERNAME_LIMIT =
   'gap vs security.md "credential brute force: per-source and per-username failure limits": src/turn/engine.ts limits failures per source IP only (SourceLimiter keyed by event.source.address); guesses for one username spread over many source IPs are never limited';
-const BUG_BRUTE =
-  'server bug: src/turn/engine.ts handleTurnRequest consults the per-source limiter only after authenticateRequest failed, i.e. it rate-limits the 401 answers, not the guessing: a source far over its failure budget still has every guess verified, and the right one gets a success (stunner brute-password needs only that answer). The limit must be checked before credentials are verified (security.md: credential brute force)';
-const BUG_CLOCK_BACK =
-  'server bug (low): src/turn/rate-limit.ts SourceLimiter.take refills with (now - b.at) without clamping at 0; runtime.ts passes Date.now() (wall clock), so a clock step back of N s drains N × perSecond tokens from every tracked source and locks legitimate clients out for about that long';
 
 interface Opts {
   allowPeers?: string[];
@@ -406,7 +400,7 @@ t.test('brute force: a limited source cannot keep guessing (the right guess is n
   // stunner brute-password looks for the one answer that is not a 401; silence on wrong guesses does not hide it.
   attacker.password = USERS.alice!;
   const right = attacker.send(allocateRequest(attacker.creds()).data, T0);
-  t.equal(verdict(right), 'relay-drop:rate-limited', `the correct guess from the limited source got ${verdict(right)}`, { todo: BUG_BRUTE });
+  t.equal(verdict(right), 'relay-drop:rate-limited', `the correct guess from the limited source got ${verdict(right)}`);
 });
 
 t.test('brute force: guesses for one username from many IPs are limited too', async (t) => {
@@ -425,8 +419,8 @@ t.test('rate limiting survives a wall-clock step back', async (t) => {
   t.equal(verdict(c.send(allocateRequest(undefined).data, T0)), 401);
   // The clock steps back an hour (NTP correction); this client's next few challenges must still be answered.
   const back = T0 - 3600 * S;
-  t.equal(verdict(c.send(allocateRequest(undefined).data, back)), 401, 'answered after the step', { todo: BUG_CLOCK_BACK });
-  t.equal(verdict(c.send(allocateRequest(undefined).data, back + 5 * S)), 401, 'and a little later', { todo: BUG_CLOCK_BACK });
+  t.equal(verdict(c.send(allocateRequest(undefined).data, back)), 401, 'answered after the step');
+  t.equal(verdict(c.send(allocateRequest(undefined).data, back + 5 * S)), 401, 'and a little later');
 });
 
 // -------------------------------------------------------------------------------------------------
@@ -454,11 +448,11 @@ t.test('allocation flood: Allocates sent faster than relays open still respect t
   const clients = Array.from({ length: 5 }, () => client());
   const outcomes = clients.map((c) => c.requestAllocation(T0));
   const pending = outcomes.filter((o) => o.kind === 'allocate').length;
-  t.ok(pending <= 2, `${pending} of 5 concurrent Allocates for a quota of 2 went on to open a relay`, { todo: BUG_QUOTA_RACE });
+  t.ok(pending <= 2, `${pending} of 5 concurrent Allocates for a quota of 2 went on to open a relay`);
   outcomes.forEach((o, i) => {
     if (o.kind === 'allocate') clients[i]!.complete(o.pending);
   });
-  t.ok(engine.allocations.size <= 2, `${engine.allocations.size} allocations for alice with a quota of 2`, { todo: BUG_QUOTA_RACE });
+  t.ok(engine.allocations.size <= 2, `${engine.allocations.size} allocations for alice with a quota of 2`);
 });
 
 t.test('stunner brute-transports: every REQUESTED-TRANSPORT but UDP → 442', async (t) => {

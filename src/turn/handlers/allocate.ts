@@ -3,7 +3,7 @@ import { encodeXorAddress } from '../../stun/attributes/address.js';
 import { encodeErrorCode } from '../../stun/attributes/error-code.js';
 import { getAttribute, type StunAttribute } from '../../stun/message.js';
 import type { IpFamily, TransportAddress } from '../../stun/ip.js';
-import type { AllocationTable } from '../allocations.js';
+import type { AllocationTable, QuotaBreach } from '../allocations.js';
 import type { HandlerReply, PendingAllocation, RequestContext } from '../context.js';
 import { fiveTupleOf } from '../context.js';
 import type { ReservationTable } from '../reservations.js';
@@ -29,6 +29,7 @@ export function handleAllocate(
   ctx: RequestContext,
   table: AllocationTable,
   reservations: ReservationTable,
+  quotaBreach: (username: string, clientIp: string) => QuotaBreach | undefined,
 ): HandlerReply | PendingAllocation {
   const { request, event, config, now } = ctx;
 
@@ -46,17 +47,17 @@ export function handleAllocate(
 
   // Step 4: DONT-FRAGMENT is honoured as Linux sends UDP with DF set by default (path MTU discovery).
 
-  // Step 5: RESERVATION-TOKEN excludes EVEN-PORT and REQUESTED-ADDRESS-FAMILY.
+  // Step 5: RESERVATION-TOKEN excludes EVEN-PORT, REQUESTED- and ADDITIONAL-ADDRESS-FAMILY. The
+  // token is only looked at here; it is used up last, once nothing can refuse the request any more.
   const tokenAttr = getAttribute(request, AttributeType.ReservationToken);
   const evenAttr = getAttribute(request, AttributeType.EvenPort);
   const familyAttr = getAttribute(request, AttributeType.RequestedAddressFamily);
   const additionalAttr = getAttribute(request, AttributeType.AdditionalAddressFamily);
-  let reservedPort: PendingAllocation['reservedPort'];
+  let reserved: TransportAddress | undefined;
   if (tokenAttr) {
-    if (evenAttr || familyAttr || tokenAttr.value.length !== 8) return fail(ErrorCode.BadRequest);
-    const reserved = reservations.take(tokenAttr.value, now);
+    if (evenAttr || familyAttr || additionalAttr || tokenAttr.value.length !== 8) return fail(ErrorCode.BadRequest);
+    reserved = reservations.peek(tokenAttr.value, now);
     if (!reserved) return fail(ErrorCode.InsufficientCapacity);
-    reservedPort = { address: reserved, token: Buffer.from(tokenAttr.value) };
   }
 
   // Step 6: EVEN-PORT asks for an even relay port, and perhaps the next one reserved.
@@ -64,10 +65,12 @@ export function handleAllocate(
   if (evenAttr) {
     evenPort = decodeEvenPort(evenAttr.value);
     if (!evenPort) return fail(ErrorCode.BadRequest);
+    // Step 8: a reservation (R bit) cannot go with a dual allocation.
+    if (evenPort.reserveNext && additionalAttr) return fail(ErrorCode.BadRequest);
   }
 
   // REQUESTED-ADDRESS-FAMILY (RFC 8656 §7.2): IPv4 by default; a family we cannot relay gets 440.
-  let family: IpFamily = reservedPort?.address.family ?? 'IPv4';
+  let family: IpFamily = reserved?.family ?? 'IPv4';
   if (familyAttr) {
     if (additionalAttr) return fail(ErrorCode.BadRequest);
     const value = decodeAddressFamily(familyAttr.value);
@@ -81,8 +84,9 @@ export function handleAllocate(
     if (decodeAddressFamily(additionalAttr.value) !== AddressFamily.IPv6) return fail(ErrorCode.BadRequest);
   }
 
-  // Step 7: quotas. Per user and per client IP: 486; the server as a whole: 508.
-  const breach = table.quotaBreach(ctx.auth.username, event.source.address, config.quotas);
+  // Step 7: quotas, counting Allocates still waiting for their relay. Per user and per client IP:
+  // 486; the server as a whole: 508.
+  const breach = quotaBreach(ctx.auth.username, event.source.address);
   if (breach === 'total') return fail(ErrorCode.InsufficientCapacity, [], { note: { event: 'quota', which: breach } });
   if (breach) return fail(ErrorCode.AllocationQuotaReached, [], { note: { event: 'quota', which: breach } });
 
@@ -90,6 +94,11 @@ export function handleAllocate(
   const requested = lifetimeAttr ? decodeLifetime(lifetimeAttr.value) : undefined;
   if (lifetimeAttr && requested === undefined) return fail(ErrorCode.BadRequest);
   const lifetime = desiredLifetime(requested, config.defaultLifetime, config.maxLifetime);
+  let reservedPort: PendingAllocation['reservedPort'];
+  if (tokenAttr && reserved) {
+    reservations.take(tokenAttr.value, now);
+    reservedPort = { address: reserved, token: Buffer.from(tokenAttr.value) };
+  }
   const pending: PendingAllocation = { ctx, family, lifetime };
   if (evenPort) pending.evenPort = evenPort;
   if (reservedPort) pending.reservedPort = reservedPort;

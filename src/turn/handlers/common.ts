@@ -23,7 +23,8 @@ export function succeed(attributes: StunAttribute[] = [], extra: Partial<Handler
 export function existingAllocation(ctx: RequestContext, table: AllocationTable): Allocation | HandlerReply {
   const { event } = ctx;
   const allocation = table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`);
-  if (!allocation) return fail(ErrorCode.AllocationMismatch);
+  // An allocation past its lifetime is gone even if the sweep has not removed it yet (RFC 8656 §7.3).
+  if (!allocation || allocation.expiresAt <= ctx.now) return fail(ErrorCode.AllocationMismatch);
   if (allocation.username !== ctx.auth.username) return fail(ErrorCode.WrongCredentials);
   return allocation;
 }

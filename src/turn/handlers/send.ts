@@ -19,7 +19,7 @@ export function handleSend(
   config: TurnEngineConfig,
 ): TurnOutcome {
   const allocation = table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`);
-  if (!allocation) return { kind: 'relay-drop', reason: 'no-allocation' };
+  if (!allocation || allocation.expiresAt <= now) return { kind: 'relay-drop', reason: 'no-allocation' };
   const peers = peerAddresses(indication);
   const dataAttr = getAttribute(indication, AttributeType.Data);
   if (!peers || peers.length === 0 || !dataAttr) return { kind: 'relay-drop', reason: 'malformed' };
