@@ -81,29 +81,39 @@ addSchemaOptions(
 ).action(async (opts: Record<string, unknown>) => {
   // Handlers go in before the listeners open, so a signal that races start-up still ends cleanly.
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let drainSeconds = 0;
   let stopping = false;
   const stop = (): void => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal skips what is left of the drain.
+      void server?.close().then(() => process.exit(0));
+      return;
+    }
     stopping = true;
-    if (server) void server.close().then(() => process.exit(0));
+    if (server) void server.drain(drainSeconds * 1000).then(() => server!.close()).then(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
   let explain: (e: ConfigError) => ConfigError = (e) => e;
-  try {
+  /** The layered input, with the state directory's secret when nothing else gives TURN a credential. */
+  const load = (): { input: ConfigInput; generated?: ReturnType<typeof ensureSecret> } => {
     const gathered = gatherInput(opts);
     explain = gathered.explain;
     const input = gathered.input;
+    if (input.secrets || input.users) return { input };
+    const generated = ensureSecret(resolveConfig(input).stateDir);
+    input.secrets = [generated.secret];
+    return { input, generated };
+  };
+  try {
     // With no credential configured at all, a newcomer still gets working TURN: a random secret,
     // generated once and kept in the state directory (said in the log once the server is up).
-    let generated: ReturnType<typeof ensureSecret> | undefined;
-    if (!input.secrets && !input.users) {
-      generated = ensureSecret(resolveConfig(input).stateDir);
-      input.secrets = [generated.secret];
-    }
+    const { input, generated } = load();
+    const config = resolveConfig(input);
+    drainSeconds = config.drainTimeout;
     server = await startServer(input);
     if (generated) {
-      createLogger(resolveConfig(input).logLevel).info('TURN shared secret kept in the state directory', {
+      createLogger(config.logLevel).info('TURN shared secret kept in the state directory', {
         file: generated.file,
         created: generated.created,
       });
@@ -111,7 +121,20 @@ addSchemaOptions(
   } catch (err) {
     fail(err instanceof ConfigError ? explain(err) : err);
   }
-  if (stopping) await server.close().then(() => process.exit(0));
+  // SIGHUP: read the file and the environment again; a bad new config leaves the running one alone.
+  process.on('SIGHUP', () => {
+    try {
+      const config = resolveConfig(load().input);
+      drainSeconds = config.drainTimeout;
+      server!.reload(config).catch((err: unknown) => {
+        process.stderr.write(`turnkit: reload refused, still running the previous config: ${(err as Error).message}\n`);
+      });
+    } catch (err) {
+      const e = err instanceof ConfigError ? explain(err) : (err as Error);
+      process.stderr.write(`turnkit: reload refused, still running the previous config: ${e.message}\n`);
+    }
+  });
+  if (stopping) await server!.close().then(() => process.exit(0));
 });
 
 addSchemaOptions(

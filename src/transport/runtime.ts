@@ -41,7 +41,27 @@ export interface RunningServer {
   metricsHttp?: HostPort;
   /** Stops listening, closes every connection and relay, and resolves when all sockets are closed. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown, first half: not ready at once, new allocations refused (508), new TCP/TLS
+   * connections refused; resolves when the last allocation ends or after `timeoutMs`.
+   */
+  drain(timeoutMs: number): Promise<void>;
+  /** Applies a new configuration without dropping allocations; returns the settings that need a restart. */
+  reload(next: ServerConfig): Promise<string[]>;
 }
+
+/** Settings bound to sockets at start: a reload reports them instead of applying them. */
+const RESTART_ONLY: ReadonlyArray<keyof ServerConfig> = [
+  'listen',
+  'tlsListen',
+  'altAddress',
+  'altPort',
+  'httpListen',
+  'metricsListen',
+  'relayPorts',
+  'relayIp',
+  'stateDir',
+];
 
 /** How long a TLS client may take to finish its handshake. */
 const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -52,10 +72,12 @@ const SWEEP_INTERVAL_MS = 1_000;
 type ClientSender = (data: Buffer, to: TransportAddress, from?: SocketRole) => void;
 
 /** Runs the STUN/TURN server described by `config` until `close()` is called. */
-export async function runServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function runServer(initial: ServerConfig, logger: Logger = createLogger(initial.logLevel)): Promise<RunningServer> {
+  let config = initial;
   const metrics = createStunMetrics();
   const udpSockets: dgram.Socket[] = [];
   const streamServers: net.Server[] = [];
+  const tlsServers: tls.Server[] = [];
   const connections = new Set<net.Socket>();
   const listeners: ListenerInfo[] = [];
   const senders = new Map<number, ClientSender>();
@@ -68,7 +90,7 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
   const toPeerBytes = metrics.relayedBytes.labels({ direction: 'to-peer' });
   const toClientPackets = metrics.relayedPackets.labels({ direction: 'to-client' });
   const toClientBytes = metrics.relayedBytes.labels({ direction: 'to-client' });
-  const nonces = nonceIssuer(config);
+  let nonces = nonceIssuer(config);
   const engine = new TurnEngine(turnEngineConfig(config, [], nonces), binding);
 
   const note = (n: EngineNote | undefined): void => {
@@ -319,6 +341,7 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
         : net.createServer(onConnection);
     if (transport === 'tls') {
       server.on('tlsClientError', () => metrics.connectionsClosed.inc({ transport, reason: 'tls-handshake' }));
+      tlsServers.push(server as tls.Server);
     }
     const ipv6 = hp.host.includes(':');
     try {
@@ -371,7 +394,7 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
     // The peer policy must refuse the server's own listening ports, now that they are known.
     engine.reconfigure(turnEngineConfig(config, listeners.map((l) => toTransportAddress(l.address, l.port)), nonces));
     const uris = turnUris(config, listeners);
-    const endpointConfig = {
+    let endpointConfig = {
       secrets: config.secrets,
       apiKeys: config.apiKeys,
       corsOrigins: config.corsOrigins,
@@ -406,7 +429,43 @@ export async function runServer(config: ServerConfig, logger: Logger = createLog
       ...(http ? { credentials: `http://${formatHostPort(http)}/ice-servers?username=ID` } : {}),
       ...(metricsHttp ? { metrics: `http://${formatHostPort(metricsHttp)}/metrics` } : {}),
     });
-    const running: RunningServer = { listeners, metrics: metrics.registry, engine, close: closeAll };
+    const serverAddresses = listeners.map((l) => toTransportAddress(l.address, l.port));
+    const drain = async (timeoutMs: number): Promise<void> => {
+      health.ready = false;
+      engine.startDraining();
+      for (const s of streamServers) s.close();
+      logger.info('draining', { allocations: engine.allocations.size, timeoutSeconds: timeoutMs / 1000 });
+      const deadline = Date.now() + timeoutMs;
+      while (engine.allocations.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    };
+    const reload = async (next: ServerConfig): Promise<string[]> => {
+      const restart = RESTART_ONLY.filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+      let tlsOptions: tls.TlsOptions | undefined;
+      if (next.cert && next.key && tlsServers.length > 0) {
+        // Read even when the paths are unchanged (renewals rewrite the files); read first, so that a
+        // bad certificate leaves the running one in place.
+        tlsOptions = await loadTls(next.cert, next.key);
+      }
+      if (next.nonceLifetime !== config.nonceLifetime || (next.secrets.length === 0) !== (config.secrets.length === 0)) {
+        nonces = nonceIssuer(next);
+      }
+      engine.reconfigure(turnEngineConfig(next, serverAddresses, nonces));
+      binding.software = next.software;
+      logger.setLevel(next.logLevel);
+      if (tlsOptions) for (const s of tlsServers) s.setSecureContext({ ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS } as tls.SecureContextOptions);
+      if (next.cert && tlsServers.length === 0) restart.push('cert');
+      endpointConfig = {
+        secrets: next.secrets,
+        apiKeys: next.apiKeys,
+        corsOrigins: next.corsOrigins,
+        maxTtl: next.maxCredentialTtl,
+        uris: turnUris(next, listeners),
+      };
+      config = { ...next, ...Object.fromEntries(RESTART_ONLY.map((k) => [k, config[k]])) } as ServerConfig;
+      logger.info('reloaded', { needsRestart: restart, users: Object.keys(next.users).length, secrets: next.secrets.length });
+      return restart;
+    };
+    const running: RunningServer = { listeners, metrics: metrics.registry, engine, close: closeAll, drain, reload };
     if (http) running.http = http;
     if (metricsHttp) running.metricsHttp = metricsHttp;
     return running;
