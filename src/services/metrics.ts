@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROP_REASONS, type StunTransport } from '../stun/server.js';
 import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
 import { RELAY_DROP_REASONS } from '../turn/context.js';
@@ -32,6 +32,15 @@ export interface StunMetrics {
   authFailures: Counter<'reason'>;
   /** Allocations refused by a quota, by which quota. */
   quotaRefusals: Counter<'quota'>;
+  /** Error responses by method and STUN error code. */
+  errors: Counter<'method' | 'code'>;
+  /** How long allocations lived, seconds. */
+  allocationLifetime: Histogram;
+  /** Time to handle one STUN/TURN request, seconds (not ChannelData or indications). */
+  requestDuration: Histogram<'method'>;
+  /** Live permissions and channel bindings, counted at scrape time. */
+  permissions: Gauge;
+  channels: Gauge;
 }
 
 /** Why the server closed a stream connection; the label values of `turnkit_stream_closed_total`. */
@@ -45,8 +54,8 @@ const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
   'shutdown',
 ];
 
-/** Creates the STUN metrics in a fresh registry, every drop reason pre-registered at zero. */
-export function createStunMetrics(): StunMetrics {
+/** Creates the metrics in a fresh registry, every closed-set label pre-registered at zero. */
+export function createStunMetrics(live: () => { permissions: number; channels: number } = () => ({ permissions: 0, channels: 0 })): StunMetrics {
   const registry = new Registry();
   // Process metrics (CPU, memory, event-loop lag, handles) under their standard names.
   collectDefaultMetrics({ register: registry });
@@ -117,6 +126,42 @@ export function createStunMetrics(): StunMetrics {
     labelNames: ['quota'] as const,
     registers: [registry],
   });
+  const errors = new Counter({
+    name: 'turnkit_errors_total',
+    help: 'Error responses, by method and STUN error code',
+    labelNames: ['method', 'code'] as const,
+    registers: [registry],
+  });
+  const allocationLifetime = new Histogram({
+    name: 'turnkit_allocation_lifetime_seconds',
+    help: 'How long allocations lived',
+    buckets: [10, 60, 300, 600, 1800, 3600, 7200, 21600, 86400],
+    registers: [registry],
+  });
+  const requestDuration = new Histogram({
+    name: 'turnkit_request_duration_seconds',
+    help: 'Time to handle one STUN/TURN request (not ChannelData or indications)',
+    labelNames: ['method'] as const,
+    buckets: [0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
+    registers: [registry],
+  });
+  // Read when Prometheus scrapes, not kept up to date per packet.
+  const permissions = new Gauge({
+    name: 'turnkit_permissions',
+    help: 'Live TURN permissions',
+    registers: [registry],
+    collect() {
+      this.set(live().permissions);
+    },
+  });
+  const channels = new Gauge({
+    name: 'turnkit_channels',
+    help: 'Live TURN channel bindings',
+    registers: [registry],
+    collect() {
+      this.set(live().channels);
+    },
+  });
   for (const event of ['created', 'deleted', 'expired', 'closed']) allocationEvents.inc({ event }, 0);
   for (const reason of RELAY_DROP_REASONS) relayDropped.inc({ reason }, 0);
   for (const direction of ['to-peer', 'to-client']) {
@@ -146,5 +191,10 @@ export function createStunMetrics(): StunMetrics {
     peerDenied,
     authFailures,
     quotaRefusals,
+    errors,
+    allocationLifetime,
+    requestDuration,
+    permissions,
+    channels,
   };
 }

@@ -10,6 +10,9 @@ import { createLogger, type Logger } from '../services/logger.js';
 import type { Registry } from 'prom-client';
 import { createStunMetrics, type StreamCloseReason } from '../services/metrics.js';
 import { methodName } from '../stun/names.js';
+import { AttributeType } from '../stun/constants.js';
+import { decodeErrorCode } from '../stun/attributes/error-code.js';
+import { decodeMessage, getAttribute } from '../stun/message.js';
 import type { BindingServerConfig, SocketRole, StunTransport } from '../stun/server.js';
 import type { TransportAddress } from '../stun/ip.js';
 import type { Allocation } from '../turn/allocations.js';
@@ -74,7 +77,14 @@ type ClientSender = (data: Buffer, to: TransportAddress, from?: SocketRole) => v
 /** Runs the STUN/TURN server described by `config` until `close()` is called. */
 export async function runServer(initial: ServerConfig, logger: Logger = createLogger(initial.logLevel)): Promise<RunningServer> {
   let config = initial;
-  const metrics = createStunMetrics();
+  const metrics = createStunMetrics(() => {
+    const live = { permissions: 0, channels: 0 };
+    for (const a of engine.allocations.all()) {
+      live.permissions += a.permissions.size;
+      live.channels += a.channelsByNumber.size;
+    }
+    return live;
+  });
   const udpSockets: dgram.Socket[] = [];
   const streamServers: net.Server[] = [];
   const tlsServers: tls.Server[] = [];
@@ -112,13 +122,15 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     void closeUdp(socket);
     metrics.allocations.dec();
     metrics.allocationEvents.inc({ event });
-    logger.debug('allocation ended', { id: allocation.id, event });
+    metrics.allocationLifetime.observe((Date.now() - allocation.createdAt) / 1000);
+    logger.info('allocation ended', { id: allocation.id, event, ...describeAllocation(allocation) });
   };
 
   const attachRelay = (allocation: Allocation, socket: dgram.Socket): void => {
     relays.set(allocation.id, socket);
     metrics.allocations.inc();
     metrics.allocationEvents.inc({ event: 'created' });
+    logger.info('allocation created', { id: allocation.id, ...describeAllocation(allocation) });
     const send = senders.get(allocation.fiveTuple.listenerId);
     const client = allocation.fiveTuple.client;
     socket.on('message', (data, rinfo) => {
@@ -184,6 +196,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     switch (outcome.kind) {
       case 'respond':
         metrics.requests.inc({ transport, method: methodName(outcome.method), result: outcome.result });
+        if (outcome.result === 'error') {
+          metrics.errors.inc({ method: methodName(outcome.method), code: String(errorCodeOf(outcome.data) ?? 'unknown') });
+        }
         note(outcome.note);
         send(outcome.data, outcome.to, outcome.from);
         if (outcome.released) closeRelay(outcome.released, 'deleted');
@@ -217,8 +232,12 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
 
   const handle = (event: ClientEvent, send: ClientSender): void => {
     let outcome: TurnOutcome;
+    const started = process.hrtime.bigint();
     try {
       outcome = engine.handleClientMessage(event, Date.now());
+      if (outcome.kind === 'respond') {
+        metrics.requestDuration.observe({ method: methodName(outcome.method) }, Number(process.hrtime.bigint() - started) / 1e9);
+      }
     } catch (err) {
       // A bug must cost one message, never the server.
       logger.error('internal error handling a message', { transport: event.transport, error: String(err) });
@@ -473,6 +492,28 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     await closeAll();
     throw err;
   }
+}
+
+/** What an allocation's log lines say: its 5-tuple and user id, never a credential. */
+function describeAllocation(a: Allocation): Record<string, unknown> {
+  const t = a.fiveTuple;
+  // A REST username is "<expiry>:<user id>"; the user id is what an operator looks for.
+  const colon = a.username.indexOf(':');
+  return {
+    transport: t.transport,
+    client: `${t.client.address}:${t.client.port}`,
+    server: `${t.server.address}:${t.server.port}`,
+    relayed: `${a.relayed.address}:${a.relayed.port}`,
+    user: colon === -1 ? a.username : a.username.slice(colon + 1),
+  };
+}
+
+/** The ERROR-CODE number of an encoded error response, read without a full decode. */
+function errorCodeOf(data: Buffer): number | undefined {
+  const m = decodeMessage(data);
+  if (!m.ok) return undefined;
+  const a = getAttribute(m.message, AttributeType.ErrorCode);
+  return a ? decodeErrorCode(a.value)?.code : undefined;
 }
 
 function listenError(transport: string, hp: HostPort, err: unknown): TurnkitError {

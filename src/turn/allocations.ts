@@ -28,6 +28,8 @@ export interface Allocation {
   /** What XOR-RELAYED-ADDRESS says (the public address behind 1:1 NAT, else `relayed`). */
   readonly advertised: TransportAddress;
   expiresAt: number;
+  /** When it was created (for the lifetime histogram). */
+  readonly createdAt: number;
   /** Peer IP → permission expiry (RFC 8656 §9). */
   readonly permissions: Map<string, number>;
   /** Channel number → binding (client → peer lookups). */

@@ -12,6 +12,7 @@ function add(table: AllocationTable, expiresAt: number, username = 'alice', ip =
     relayed: { family: 'IPv4', address: '10.0.0.1', port: 50000 + (p % 10000) },
     advertised: { family: 'IPv4', address: '203.0.113.1', port: 50000 + (p % 10000) },
     expiresAt,
+    createdAt: 0,
   });
 }
 

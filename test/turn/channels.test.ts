@@ -25,6 +25,7 @@ function allocation(): Allocation {
     relayed: { family: 'IPv4', address: '10.0.0.1', port: 50000 },
     advertised: { family: 'IPv4', address: '10.0.0.1', port: 50000 },
     expiresAt: T0 + 3600 * S,
+    createdAt: T0,
   });
 }
 

@@ -122,6 +122,7 @@ export function completeAllocate(pending: PendingAllocation, opened: RelayOpened
     relayed: opened.relayed,
     advertised: opened.advertised,
     expiresAt: ctx.now + pending.lifetime * 1000,
+    createdAt: ctx.now,
   });
   const tx = ctx.request.transactionId;
   const attributes: StunAttribute[] = [
