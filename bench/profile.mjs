@@ -3,6 +3,7 @@
 // pinned to CPU 1, while the C generator (CPU 0) relays 100-byte ChannelData round trips through
 // 100 allocations to the C echo peer; then the profile is summarised (bench/cpuprofile-summary.mjs).
 // Usage: node bench/profile.mjs [--seconds 8] [--send] (Send/Data instead of ChannelData) [--binding]
+//        [--alloc] (allocation setup: 401 + authenticated Allocate + CreatePermission + ChannelBind, N=5000)
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import dgram from 'node:dgram';
@@ -17,6 +18,7 @@ const argv = process.argv.slice(2);
 const SECONDS = Number(argv[argv.indexOf('--seconds') + 1] ?? 8) || 8;
 const SEND = argv.includes('--send');
 const BINDING = argv.includes('--binding');
+const ALLOC = argv.includes('--alloc');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 mkdirSync(BUILD, { recursive: true });
@@ -49,9 +51,9 @@ const tk = spawn('taskset', ['-c', '1', process.execPath, '--cpu-prof', '--cpu-p
   '--relay-ports', '16000-31999', '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0', '--log-level', 'warn', ...extra], { stdio: 'inherit' });
 try {
   await sleep(1500);
-  const mode = BINDING ? ['-m', 'stun', '-s', '4', '-w', '16'] : ['-m', 'relay', '-c', '100', '-w', '1', '-l', '100', ...(SEND ? ['-S'] : [])];
-  loadStartMs = Date.now() - spawnedAt + 1000; // after the generator's 1 s warm-up
-  const out = await run('taskset', ['-c', '0', join(BUILD, 'load'), ...mode, '-p', String(port), '-P', String(peerPort), '-d', String(SECONDS), '-W', '1', '-x', String(tk.pid)]);
+  const mode = ALLOC ? ['-m', 'alloc', '-N', '5000', '-c', '32', '-E'] : BINDING ? ['-m', 'stun', '-s', '4', '-w', '16'] : ['-m', 'relay', '-c', '100', '-w', '2', '-l', '100', ...(SEND ? ['-S'] : [])];
+  loadStartMs = Date.now() - spawnedAt + (ALLOC ? 0 : 1000); // after the generator's 1 s warm-up
+  const out = await run('taskset', ['-c', '0', join(BUILD, 'load'), ...mode, '-p', String(port), '-P', String(peerPort), '-d', String(ALLOC ? 60 : SECONDS), ...(ALLOC ? [] : ['-W', '1']), '-x', String(tk.pid)]);
   console.error(`load: ${out}`);
   loadLine = out;
 } finally {

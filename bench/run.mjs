@@ -83,14 +83,14 @@ const SCENARIOS = [
   { name: 'binding-20k', desc: 'STUN Binding at a fixed offered 20k req/s', kind: 'loop', mode: 'stun', args: ['-s', '4', '-w', '256', '-r', '20000'], quick: true, metrics: [M.p50, M.p99, M.loss, M.us] },
   { name: 'binding-unloaded', desc: 'STUN Binding, 1 in flight (unloaded round trip)', kind: 'loop', mode: 'stun', args: ['-s', '1', '-w', '1'], quick: false, metrics: [M.p50, M.p99] },
   relay('relay-cd-100B-x1', 'ChannelData 100 B round trips, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '100'], false),
-  relay('relay-cd-100B-x100', 'ChannelData 100 B round trips, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '100'], true, [M.rate, M.loss, M.p50, M.p99, M.cpuPerM, M.srvPct, M.genPct]),
+  relay('relay-cd-100B-x100', 'ChannelData 100 B round trips, 100 allocations × 2 in flight', ['-c', '100', '-w', '2', '-l', '100'], true, [M.rate, M.loss, M.p50, M.p99, M.cpuPerM, M.srvPct, M.genPct]),
   relay('relay-cd-1000B-x1', 'ChannelData 1000 B round trips, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '1000'], false),
-  relay('relay-cd-1000B-x100', 'ChannelData 1000 B round trips, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '1000'], true),
+  relay('relay-cd-1000B-x100', 'ChannelData 1000 B round trips, 100 allocations × 2 in flight', ['-c', '100', '-w', '2', '-l', '1000'], true),
   relay('relay-cd-100B-x100-10k', 'ChannelData 100 B at a fixed offered 10k round trips/s, 100 allocations', ['-c', '100', '-w', '8', '-l', '100', '-r', '10000'], false, [M.p50, M.p99, M.loss, M.cpuPerM]),
   relay('relay-send-100B-x1', 'Send/Data indications 100 B, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '100', '-S'], false),
-  relay('relay-send-100B-x100', 'Send/Data indications 100 B, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '100', '-S'], true),
+  relay('relay-send-100B-x100', 'Send/Data indications 100 B, 100 allocations × 2 in flight', ['-c', '100', '-w', '2', '-l', '100', '-S'], true),
   relay('relay-send-1000B-x1', 'Send/Data indications 1000 B, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '1000', '-S'], false),
-  relay('relay-send-1000B-x100', 'Send/Data indications 1000 B, 100 allocations × 1 in flight', ['-c', '100', '-w', '1', '-l', '1000', '-S'], false),
+  relay('relay-send-1000B-x100', 'Send/Data indications 1000 B, 100 allocations × 2 in flight', ['-c', '100', '-w', '2', '-l', '1000', '-S'], false),
   relay('relay-send-100B-x100-10k', 'Send/Data 100 B at a fixed offered 10k round trips/s, 100 allocations', ['-c', '100', '-w', '8', '-l', '100', '-S', '-r', '10000'], false, [M.p50, M.p99, M.loss, M.cpuPerM]),
   { name: 'alloc-lt', desc: `Allocations/s, long-term auth (401 round + authenticated Allocate), N=${ALLOC_N}, 32 in flight`, kind: 'alloc', args: ['-N', String(ALLOC_N), '-c', '32'], quick: true, fresh: true,
     metrics: [['ops_per_s', 'allocations/s', 'up', (r) => r.ops_per_s], ['server_us_per_op', 'server CPU µs/allocation', 'down', (r) => r.server_us_per_op], M.p50, M.p99] },
@@ -304,11 +304,15 @@ async function ceiling() {
   const ep = Number(/ready (\d+)/.exec(echo.output())?.[1]);
   const b = await gen(['-m', 'stun', '-p', String(sp), '-s', '4', '-w', '16', ...genSecs(), '-x', String(stun.pid)], hard());
   const e = await gen(['-m', 'echo', '-p', String(ep), '-s', '4', '-w', '16', '-l', '100', ...genSecs(), '-x', String(echo.pid)], hard());
+  // The relay shape: 100 "allocations" × 2 in flight, ChannelData-framed, straight to the C echo.
+  const rx = await gen(['-m', 'relay', '-Z', '-p', String(ep), '-c', '100', '-w', '2', '-l', '100', ...genSecs(), '-x', String(echo.pid)], hard());
   await stop(stun);
   await stop(echo);
   push('ceiling-c-binding', 'c-responder', b);
   push('ceiling-c-echo-100B', 'c-responder', e);
-  log(`ceiling: C Binding responder ${fmt(b.ops_per_s)}/s (gen CPU ${b.gen_cpu_pct}%), C echo ${fmt(e.ops_per_s)} round trips/s`);
+  push('ceiling-c-echo-relay-x100', 'c-responder', rx);
+  log(`ceiling: C Binding responder ${fmt(b.ops_per_s)}/s (generator ${b.gen_cpu_pct}% CPU, ${b.gen_us_per_op} µs/op), C echo ${fmt(e.ops_per_s)} round trips/s, ` +
+    `relay shape x100 ${fmt(rx.ops_per_s)}/s (generator ${rx.gen_us_per_op} µs/op)`);
 }
 
 async function loopScenarios(server, scenarios) {
@@ -439,7 +443,11 @@ function report(doc, file) {
   console.log(`${doc.runs} run(s) each, ${doc.seconds_per_run} s measured; median [min–max]; ↑ higher is better, ↓ lower is better; ratios are turnkit ÷ peer (medians).`);
   console.log(`load average before ${la.before.map((x) => x.toFixed(2)).join(' ')}, after ${la.after.map((x) => x.toFixed(2)).join(' ')} (2 cores: above ~2.5 the machine was busy and absolute numbers are low)\n`);
   console.log(table(doc));
-  console.log(`\ngenerator ceiling (same C generator vs trivial C responders on CPU 1): Binding ${fmt(ceil.binding?.median)}/s, echo 100 B ${fmt(ceil.echo_100B?.median)} round trips/s`);
+  const cap = (k) => (ceil[`${k}_gen_us_per_op`]?.median > 0 ? `, generator ${ceil[`${k}_gen_us_per_op`].median.toFixed(2)} µs CPU/op ≈ ${fmt(1e6 / ceil[`${k}_gen_us_per_op`].median)}/s per core` : '');
+  console.log(`\ngenerator ceiling (same C generator vs trivial C responders on CPU 1):`);
+  console.log(`  Binding ${fmt(ceil.binding?.median)}/s${cap('binding')}`);
+  console.log(`  echo 100 B, 4 sockets × 16 ${fmt(ceil.echo_100B?.median)} round trips/s${cap('echo_100B')}`);
+  if (ceil.relay_shape_x100) console.log(`  echo 100 B ChannelData-framed, 100 sockets × 2 ${fmt(ceil.relay_shape_x100?.median)} round trips/s${cap('relay_shape_x100')}`);
   for (const [s, why] of Object.entries(doc.skipped ?? {})) console.log(`skipped ${s}: ${why}`);
   console.log(`\nresults: ${file} (${doc.wall_seconds.toFixed(0)} s)`);
 }
@@ -499,11 +507,14 @@ async function main() {
   }
   const load1 = os.loadavg();
   const summary = summarise();
-  const ceil = {
-    binding: stats((results['ceiling-c-binding']?.['c-responder'] ?? []).map((r) => r.ops_per_s)),
-    echo_100B: stats((results['ceiling-c-echo-100B']?.['c-responder'] ?? []).map((r) => r.ops_per_s)),
-    gen_cpu_pct_binding: stats((results['ceiling-c-binding']?.['c-responder'] ?? []).map((r) => r.gen_cpu_pct)),
-  };
+  const ceilRuns = (k) => results[k]?.['c-responder'] ?? [];
+  const ceil = {};
+  for (const [name, k] of [['binding', 'ceiling-c-binding'], ['echo_100B', 'ceiling-c-echo-100B'], ['relay_shape_x100', 'ceiling-c-echo-relay-x100']]) {
+    ceil[name] = stats(ceilRuns(k).map((r) => r.ops_per_s));
+    ceil[`${name}_gen_cpu_pct`] = stats(ceilRuns(k).map((r) => r.gen_cpu_pct));
+    // What one core of generator could drive at this CPU cost per op (the capacity, not a measurement).
+    ceil[`${name}_gen_us_per_op`] = stats(ceilRuns(k).map((r) => r.gen_us_per_op));
+  }
   const doc = {
     date: new Date().toISOString(),
     quick: QUICK,
