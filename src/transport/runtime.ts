@@ -103,10 +103,18 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   let nonces = nonceIssuer(config);
   const engine = new TurnEngine(turnEngineConfig(config, [], nonces), binding);
 
+  // A client can send to a denied peer in a loop: each (peer, rule) is logged once a minute at most,
+  // while the counter counts every refusal.
+  const deniedLogged = new Map<string, number>();
   const note = (n: EngineNote | undefined): void => {
     if (!n) return;
     if (n.event === 'peer-denied') {
       metrics.peerDenied.inc({ reason: n.reason });
+      const key = `${n.peer}|${n.rule}`;
+      const now = Date.now();
+      if ((deniedLogged.get(key) ?? 0) > now) return;
+      if (deniedLogged.size > 10_000) deniedLogged.clear();
+      deniedLogged.set(key, now + 60_000);
       logger.info('peer denied', { peer: n.peer, rule: n.rule });
     } else if (n.event === 'auth-failed') {
       metrics.authFailures.inc({ reason: n.reason });
