@@ -6,6 +6,7 @@
  * requests went unanswered for loss to be an unlikely explanation; otherwise the verdict is
  * `unknown` with the reason. A received answer is always trusted (a filter cannot invent one).
  */
+import { decodeAddress } from '../stun/attributes/address.js';
 import type { TransportAddress } from '../stun/ip.js';
 
 // ------------------------------------------------------------------------------------------------
@@ -373,7 +374,11 @@ export function classifyAlg(
     if (sent !== undefined && answer.echo !== undefined) {
       checks++;
       if (answer.echo !== sent) {
-        evidence.push(`the local address sent in the ECHO attribute came back changed (${sent} → ${answer.echo}; rewritten on the way out or in)`);
+        const show = (hex: string): string => {
+          const a = decodeAddress(Buffer.from(hex, 'hex'));
+          return a ? fmt(a) : `0x${hex}`;
+        };
+        evidence.push(`the local address sent in the ECHO attribute came back changed (${show(sent)} → ${show(answer.echo)}; rewritten on the way out)`);
       }
     }
   }

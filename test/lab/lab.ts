@@ -231,3 +231,30 @@ export function lossTests(t: Tap, names: readonly string[], schema: import('../n
     t.pass('tallied');
   });
 }
+
+/**
+ * Turns the lab's NAT into one with an address-rewriting ALG: nftables TPROXYs LAN UDP (except
+ * to the NAT's own public address) to alg-relay.py in the nat namespace, which NATs it itself and
+ * rewrites the client's private IP in payloads (`mode`: both directions, out only, in only).
+ * Bring the lab up first (any NAT scenario; its input chain gets one accept for the TPROXYed
+ * packets). The relay is stopped with the lab.
+ */
+export async function addAlgRelay(lab: Lab, t: Teardownable, mode: 'both' | 'out' | 'in' = 'both'): Promise<void> {
+  const steps: [string, string[]][] = [
+    ['ip', ['rule', 'add', 'fwmark', '1', 'lookup', '100']],
+    ['ip', ['route', 'add', 'local', '0.0.0.0/0', 'dev', 'lo', 'table', '100']],
+    ['nft', ['add table ip natlab_alg']],
+    ['nft', ['add chain ip natlab_alg pre { type filter hook prerouting priority mangle; policy accept; }']],
+    ['nft', ['add rule ip natlab_alg pre iifname "lan" meta l4proto udp ip daddr != 198.18.0.1 tproxy to :50000 meta mark set 1 accept']],
+    ['nft', ['add rule ip natlab input iifname "lan" meta mark 1 accept']],
+  ];
+  for (const [cmd, args] of steps) {
+    const r = await lab.exec('nat', cmd, args, 10_000);
+    if (r.code !== 0) throw new Error(`ALG setup: ${cmd} ${args.join(' ')}: ${r.stderr}`);
+  }
+  const relay = spawnTracked(lab.script, ['exec', 'nat', 'python3', '-u', join(ROOT, 'test', 'lab', 'alg-relay.py'), '50000', '198.18.0.1', '90', mode], {
+    t,
+    env: { ...process.env, NATLAB_PREFIX: lab.prefix },
+  });
+  await relay.waitForLine(/^ready$/, 10_000);
+}
