@@ -11,6 +11,7 @@ import { classify } from '../src/nat-probe/classify.js';
 import { probeLifetime, runProbe, type LifetimeResult } from '../src/nat-probe/probe.js';
 import { buildReport, formatReport } from '../src/nat-probe/report.js';
 import { parseTurnUri, probeTurn, type TurnResult } from '../src/nat-probe/turn.js';
+import { fetchCredentials } from '../src/nat-probe/credentials-url.js';
 
 /** A usage problem: one line on stderr, exit status 2. */
 class UsageError extends Error {}
@@ -23,6 +24,8 @@ interface Options {
   turn: string[];
   username?: string;
   password?: string;
+  credentialsUrl?: string;
+  apiKey?: string;
   lifetime?: boolean;
   lifetimeMax: string;
 }
@@ -62,6 +65,8 @@ const program = new Command('nat-probe')
   .option('--turn <uri>', 'also try Allocate on this TURN server: turn:HOST[:PORT] (UDP and TCP) or turns:HOST[:PORT] (TLS); repeatable', collect, [])
   .option('--username <u>', 'TURN username')
   .option('--password <p>', 'TURN password')
+  .option('--credentials-url <url>', 'get TURN username, password and (without --turn) URIs from a credential service (/turn-credentials or /ice-servers)')
+  .option('--api-key <key>', 'Bearer key for --credentials-url')
   .option('--lifetime', 'also measure how long an idle UDP binding survives (takes up to about twice --lifetime-max)')
   .option('--lifetime-max <s>', 'longest idle time the lifetime search tries, in seconds', '120')
   .exitOverride()
@@ -74,8 +79,19 @@ const program = new Command('nat-probe')
     for (const u of opts.turn) {
       if (!parseTurnUri(u)) throw new UsageError(`--turn "${u}": expected turn:HOST[:PORT][?transport=udp|tcp] or turns:HOST[:PORT]`);
     }
+    if (opts.credentialsUrl) {
+      if (!/^https?:\/\//.test(opts.credentialsUrl)) throw new UsageError(`--credentials-url "${opts.credentialsUrl}": expected an http:// or https:// URL`);
+      // A service that cannot be reached or refuses is a setup problem: one line, exit 2.
+      const fetched = await fetchCredentials(opts.credentialsUrl, opts.apiKey, 5000).catch((e: Error) => {
+        throw new UsageError(e.message);
+      });
+      opts.username = fetched.username;
+      opts.password = fetched.password;
+      if (opts.turn.length === 0) opts.turn = fetched.uris.filter((u) => parseTurnUri(u) !== undefined);
+      if (opts.turn.length === 0) throw new UsageError(`--credentials-url: the answer names no turn: URI; add --turn`);
+    }
     if (opts.turn.length > 0 && (opts.username === undefined || opts.password === undefined)) {
-      throw new UsageError('--turn needs --username and --password');
+      throw new UsageError('--turn needs --username and --password (or --credentials-url)');
     }
     const { host, port } = splitHostPort(opts.server);
     let ip = host;
