@@ -5,7 +5,7 @@
 // Usage: node bench/profile.mjs [--seconds 8] [--send] (Send/Data instead of ChannelData) [--binding]
 //        [--alloc] (allocation setup: 401 + authenticated Allocate + CreatePermission + ChannelBind, N=5000)
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync, statSync } from 'node:fs';
 import dgram from 'node:dgram';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 mkdirSync(BUILD, { recursive: true });
 for (const p of ['load', 'peer']) {
-  if (!existsSync(join(BUILD, p))) execFileSync('gcc', ['-O2', '-Wno-unused-function', '-Wno-deprecated-declarations', '-o', join(BUILD, p), join(BENCH, 'gen', `${p}.c`), '-lcrypto'], { stdio: 'inherit' });
+  const newest = Math.max(statSync(join(BENCH, 'gen', `${p}.c`)).mtimeMs, statSync(join(BENCH, 'gen', 'common.h')).mtimeMs);
+  if (!existsSync(join(BUILD, p)) || statSync(join(BUILD, p)).mtimeMs < newest) execFileSync('gcc', ['-O2', '-Wno-unused-function', '-Wno-deprecated-declarations', '-o', join(BUILD, p), join(BENCH, 'gen', `${p}.c`), '-lcrypto'], { stdio: 'inherit' });
 }
 const freePort = () => new Promise((res) => { const s = dgram.createSocket('udp4'); s.bind(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => res(p)); }); });
 const run = (cmd, args) => new Promise((res) => {

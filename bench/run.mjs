@@ -325,6 +325,9 @@ async function loopScenarios(server, scenarios) {
     const base = ['-p', String(srv.port), '-P', String(peer.port), '-d', String(SERVER_WARMUP / 2), '-W', '0'];
     await gen(['-m', 'stun', '-s', '4', '-w', '16', ...base], 30);
     await gen(['-m', 'relay', '-c', '4', '-w', '8', '-l', '100', ...(def.reference ? ['-Z'] : def.sendOnly ? ['-S', '-B'] : []), ...base], 30);
+    // Each relay run's clients get source addresses of their own (127.1.x.y): the allocations of an
+    // earlier run stay alive on the server, and a reused 5-tuple would be refused with 437.
+    let srcBase = 4;
     for (const s of scenarios) {
       let args = [...s.args];
       if (s.mode === 'relay') {
@@ -335,8 +338,10 @@ async function loopScenarios(server, scenarios) {
           args.push('-S', '-B'); // node-turn: Send up, ChannelData down (it drops client ChannelData)
         }
       }
-      const r = await gen(['-m', s.mode, '-p', String(srv.port), '-P', String(peer.port), ...args, ...genSecs(),
+      const clients = s.mode === 'relay' ? Number(args[args.indexOf('-c') + 1]) : 0;
+      const r = await gen(['-m', s.mode, '-p', String(srv.port), '-P', String(peer.port), ...args, ...genSecs(), '-I', String(srcBase),
         '-x', String(srv.pid), '-y', String(peer.pid)], hard());
+      srcBase += clients;
       if (def.sendOnly && s.mode === 'relay' && !s.args.includes('-S')) r.note = 'Send indications upstream (node-turn drops client ChannelData), ChannelData downstream';
       if (srv.child.exitCode !== null) r.error = `${server} exited: ${srv.child.output().slice(-400)}`;
       push(s.name, server, r);

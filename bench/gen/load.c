@@ -14,7 +14,8 @@
  *
  * Common: -s sockets (stun/echo) -w window per socket/client -d seconds measured -W warm-up seconds
  *         -r offered ops/s (0 = closed loop, saturation) -n max ops measured -x server pid -y peer pid
- *         -u user -k password -R realm -T timeout ms (lost after it, default 500).
+ *         -u user -k password -R realm -T timeout ms (lost after it, default 500)
+ *         -I first client source index: TURN clients bind 127.1.x.y from this index on, one address each.
  * Prints one JSON object on stdout. Only 127.0.0.0/8 addresses are accepted. */
 #include "common.h"
 #include <sys/epoll.h>
@@ -36,6 +37,7 @@ enum { M_STUN, M_ECHO, M_RELAY, M_ALLOC };
 static int mode = M_STUN, nsock = 4, window = 16, plen = 100, nclients = 8, send_ind = 0, bind_anyway = 0, noturn = 0;
 static int port = 0, peer_port = 0, server_pid = 0, peer_pid = 0, nalloc = 1000, extras = 0, timeout_ms = 500;
 static double dur = 5, warm = 1, rate = 0; static long maxops = 0;
+static int src_base = 0; /* -I: first client source address index (a fresh range per run, so no 5-tuple repeats one of an earlier run) */
 static const char *user = "test", *pass = "test", *realm = "example.org", *checkpoints = "";
 static uint8_t tail[2048]; /* shared payload bytes after the id */
 static flow_t *flows; static int nflows;
@@ -283,7 +285,7 @@ static int run_alloc(void) {
   while ((done + failed < nalloc) && now_ns() < deadline) {
     while (inflight < nsock && next < nalloc && !(cpi < ncp && done + failed + inflight >= cps[cpi])) {
       conn_t *c = &cs[next];
-      struct sockaddr_in src = client_src(next);
+      struct sockaddr_in src = client_src(src_base + next);
       c->fd = udp_socket(&src, &srv, 0);
       struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t)next };
       epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
@@ -368,7 +370,7 @@ static int run_alloc(void) {
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "m:p:P:s:w:c:l:d:W:r:n:x:y:u:k:R:N:K:T:SBZE")) != -1) {
+  while ((c = getopt(argc, argv, "m:p:P:s:w:c:l:d:W:r:n:x:y:u:k:R:N:K:T:I:SBZE")) != -1) {
     switch (c) {
       case 'm': mode = !strcmp(optarg, "stun") ? M_STUN : !strcmp(optarg, "echo") ? M_ECHO : !strcmp(optarg, "relay") ? M_RELAY : !strcmp(optarg, "alloc") ? M_ALLOC : -1; break;
       case 'p': port = atoi(optarg); break;
@@ -389,6 +391,7 @@ int main(int argc, char **argv) {
       case 'N': nalloc = atoi(optarg); break;
       case 'K': checkpoints = optarg; break;
       case 'T': timeout_ms = atoi(optarg); break;
+      case 'I': src_base = atoi(optarg); break;
       case 'S': send_ind = 1; break;
       case 'B': bind_anyway = 1; break;
       case 'Z': noturn = 1; break;
@@ -414,7 +417,7 @@ int main(int argc, char **argv) {
   flows = calloc(nflows, sizeof *flows);
   for (int i = 0; i < nflows; i++) {
     flow_t *f = &flows[i];
-    struct sockaddr_in src = client_src(i);
+    struct sockaddr_in src = client_src(src_base + i);
     f->fd = udp_socket(mode == M_RELAY && !noturn ? &src : NULL, &srv, 4 << 20);
     f->slots = calloc(window, sizeof(slot_t)); f->freeq = calloc(window, sizeof(uint16_t));
     for (int s = window - 1; s >= 0; s--) f->freeq[f->nfree++] = (uint16_t)s;
