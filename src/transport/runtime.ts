@@ -15,7 +15,7 @@ import { decodeErrorCode } from '../stun/attributes/error-code.js';
 import { decodeMessage, getAttribute } from '../stun/message.js';
 import type { BindingServerConfig, SocketRole, StunTransport } from '../stun/server.js';
 import type { TransportAddress } from '../stun/ip.js';
-import type { Allocation } from '../turn/allocations.js';
+import { fiveTupleKey, type Allocation } from '../turn/allocations.js';
 import type { ClientEvent, EngineNote, PendingAllocation, TurnOutcome } from '../turn/context.js';
 import { TurnEngine } from '../turn/engine.js';
 import { toTransportAddress } from './address.js';
@@ -355,7 +355,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         senders.delete(listenerId);
         metrics.connections.dec({ transport });
         // RFC 8656 §7: an allocation over TCP/TLS ends when its connection closes.
-        const allocation = engine.allocations.get(`${listenerId}|${source.address}|${source.port}`);
+        const allocation = engine.allocations.get(fiveTupleKey(listenerId, source.address, source.port));
         if (allocation) {
           engine.release(allocation);
           closeRelay(allocation, 'closed');

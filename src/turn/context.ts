@@ -1,7 +1,7 @@
 import type { EncodeOptions, StunAttribute, StunMessage } from '../stun/message.js';
 import type { IpFamily, TransportAddress } from '../stun/ip.js';
 import type { StunOutcome, StunRequestEvent } from '../stun/server.js';
-import type { Allocation, AllocationQuotas, FiveTuple } from './allocations.js';
+import { fiveTupleKey, type Allocation, type AllocationQuotas, type FiveTuple } from './allocations.js';
 import type { CredentialStore } from './credentials.js';
 import type { NonceIssuer } from './nonce.js';
 import type { PeerPolicy } from './policy.js';
@@ -32,6 +32,11 @@ export interface ClientEvent extends StunRequestEvent {
   listenerId: number;
   /** The server side of the 5-tuple. */
   server: TransportAddress;
+}
+
+/** The allocation-table key of the 5-tuple a client event arrived on. */
+export function fiveTupleKeyOf(event: ClientEvent): string {
+  return fiveTupleKey(event.listenerId, event.source.address, event.source.port);
 }
 
 /** The 5-tuple of a client event. */

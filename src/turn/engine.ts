@@ -10,9 +10,10 @@ import {
   unknownComprehensionRequired,
   type BindingServerConfig,
 } from '../stun/server.js';
-import { AllocationTable, fiveTupleKey, type Allocation } from './allocations.js';
+import { AllocationTable, type Allocation } from './allocations.js';
 import { authenticateRequest, responseIntegrity } from './auth.js';
 import { bindingForChannel, channelForPeer } from './channels.js';
+import { fiveTupleKeyOf } from './context.js';
 import type {
   ClientEvent,
   HandlerReply,
@@ -111,7 +112,7 @@ export class TurnEngine {
 
   /** RFC 8656 §6 and §7–§11: the steps every TURN request shares, then its method's handler. */
   private handleTurnRequest(request: StunMessage, event: ClientEvent, now: number): TurnOutcome {
-    const key = fiveTupleKey(event.listenerId, event.source.address, event.source.port);
+    const key = fiveTupleKeyOf(event);
     // RFC 8656 §6.2: a retransmission inside the transaction window gets the same answer.
     const cached = this.transactions.get(key, request.transactionId, now);
     if (cached) {
@@ -204,15 +205,14 @@ export class TurnEngine {
   /** RFC 8656 §7.2: finishes an Allocate once the transport opened (or failed to open) its relay. */
   completeAllocation(pending: PendingAllocation, opened: RelayOpened): RespondOutcome {
     const { ctx } = pending;
-    const key = fiveTupleKey(ctx.event.listenerId, ctx.event.source.address, ctx.event.source.port);
+    const key = fiveTupleKeyOf(ctx.event);
     this.pending.delete(key);
     return this.respond(ctx, completeAllocate(pending, opened, this.allocations), key);
   }
 
   /** Drops an allocation whose Allocate is still pending (its connection closed meanwhile). */
   cancelPending(pending: PendingAllocation): void {
-    const e = pending.ctx.event;
-    this.pending.delete(fiveTupleKey(e.listenerId, e.source.address, e.source.port));
+    this.pending.delete(fiveTupleKeyOf(pending.ctx.event));
   }
 
   /** Signs and encodes a handler's reply and remembers it for retransmissions. */
@@ -252,7 +252,7 @@ export class TurnEngine {
   private handleChannelData(event: ClientEvent, now: number): TurnOutcome {
     const frame = readChannelData(event.data);
     if (!frame.ok) return { kind: 'relay-drop', reason: 'malformed' };
-    const allocation = this.allocations.get(fiveTupleKey(event.listenerId, event.source.address, event.source.port));
+    const allocation = this.allocations.get(fiveTupleKeyOf(event));
     if (!allocation || allocation.expiresAt <= now) return { kind: 'relay-drop', reason: 'no-allocation' };
     const binding = bindingForChannel(allocation, frame.channel, now);
     if (!binding) return { kind: 'relay-drop', reason: 'unbound-channel' };

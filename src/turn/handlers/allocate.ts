@@ -5,7 +5,7 @@ import { getAttribute, type StunAttribute } from '../../stun/message.js';
 import type { IpFamily, TransportAddress } from '../../stun/ip.js';
 import type { AllocationTable, QuotaBreach } from '../allocations.js';
 import type { HandlerReply, PendingAllocation, RequestContext } from '../context.js';
-import { fiveTupleOf } from '../context.js';
+import { fiveTupleKeyOf, fiveTupleOf } from '../context.js';
 import type { ReservationTable } from '../reservations.js';
 import {
   TransportProtocol,
@@ -35,7 +35,7 @@ export function handleAllocate(
 
   // Step 2: the 5-tuple must not already have an allocation (a retransmit never gets here: the
   // engine answers it from the transaction cache).
-  if (table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`)) {
+  if (table.get(fiveTupleKeyOf(event))) {
     return fail(ErrorCode.AllocationMismatch);
   }
 
@@ -115,7 +115,7 @@ export function completeAllocate(pending: PendingAllocation, opened: RelayOpened
   const { ctx } = pending;
   if (!opened.ok) return fail(ErrorCode.InsufficientCapacity);
   const { event } = ctx;
-  if (table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`)) return fail(ErrorCode.AllocationMismatch);
+  if (table.get(fiveTupleKeyOf(event))) return fail(ErrorCode.AllocationMismatch);
   const allocation = table.create({
     fiveTuple: fiveTupleOf(ctx.event),
     username: ctx.auth.username,

@@ -4,7 +4,7 @@ import type { TransportAddress } from '../../stun/ip.js';
 import type { StunAttribute, StunMessage } from '../../stun/message.js';
 import { effectiveAttributes } from '../../stun/message.js';
 import type { Allocation, AllocationTable } from '../allocations.js';
-import type { HandlerReply, RequestContext } from '../context.js';
+import { fiveTupleKeyOf, type HandlerReply, type RequestContext } from '../context.js';
 
 /** An error reply with the given code (signed by the engine like every reply to an authenticated request). */
 export function fail(code: number, attributes: StunAttribute[] = [], extra: Partial<HandlerReply> = {}): HandlerReply {
@@ -22,7 +22,7 @@ export function succeed(attributes: StunAttribute[] = [], extra: Partial<Handler
  */
 export function existingAllocation(ctx: RequestContext, table: AllocationTable): Allocation | HandlerReply {
   const { event } = ctx;
-  const allocation = table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`);
+  const allocation = table.get(fiveTupleKeyOf(event));
   // An allocation past its lifetime is gone even if the sweep has not removed it yet (RFC 8656 §7.3).
   if (!allocation || allocation.expiresAt <= ctx.now) return fail(ErrorCode.AllocationMismatch);
   if (allocation.username !== ctx.auth.username) return fail(ErrorCode.WrongCredentials);

@@ -1,7 +1,7 @@
 import { AttributeType } from '../../stun/constants.js';
 import { getAttribute } from '../../stun/message.js';
 import type { AllocationTable } from '../allocations.js';
-import type { ClientEvent, TurnEngineConfig, TurnOutcome } from '../context.js';
+import { fiveTupleKeyOf, type ClientEvent, type TurnEngineConfig, type TurnOutcome } from '../context.js';
 import { hasPermission } from '../permissions.js';
 import type { StunMessage } from '../../stun/message.js';
 import { peerAddresses } from './common.js';
@@ -18,7 +18,7 @@ export function handleSend(
   table: AllocationTable,
   config: TurnEngineConfig,
 ): TurnOutcome {
-  const allocation = table.get(`${event.listenerId}|${event.source.address}|${event.source.port}`);
+  const allocation = table.get(fiveTupleKeyOf(event));
   if (!allocation || allocation.expiresAt <= now) return { kind: 'relay-drop', reason: 'no-allocation' };
   const peers = peerAddresses(indication);
   const dataAttr = getAttribute(indication, AttributeType.Data);
