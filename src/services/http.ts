@@ -5,6 +5,7 @@ import { formatHostPort, type HostPort } from '../config.js';
 import { TurnkitError } from '../errors.js';
 import { handleCredentialRequest, type CredentialEndpointConfig, type EndpointResponse } from './credentials-endpoint.js';
 import type { Logger } from './logger.js';
+import type { WebClient } from './signaling.js';
 
 /** A running HTTP listener. */
 export interface HttpListener {
@@ -63,6 +64,7 @@ export function startCredentialService(
   config: () => CredentialEndpointConfig,
   health: Health,
   logger: Logger,
+  web?: WebClient,
 ): Promise<HttpListener> {
   const server = http.createServer((req, res) => {
     try {
@@ -75,6 +77,7 @@ export function startCredentialService(
           body: health.ready ? '{"status":"ready"}\n' : '{"status":"not ready"}\n',
         });
       }
+      if (web?.serve(req, res)) return;
       const r = handleCredentialRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, config(), Date.now());
       send(res, r ?? notFound());
     } catch (err) {
@@ -82,7 +85,14 @@ export function startCredentialService(
       send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"internal error"}\n' });
     }
   });
-  return listen(server, hp, 'the credential service');
+  server.on('upgrade', (req, socket, head) => (web ? web.upgrade(req, socket, head) : socket.destroy()));
+  return listen(server, hp, 'the credential service').then(
+    (l) => (web ? { address: l.address, close: () => (web.close(), l.close()) } : l),
+    (err) => {
+      web?.close();
+      throw err;
+    },
+  );
 }
 
 /** Prometheus metrics on their own listener (`/metrics`), so they can stay private while credentials are public. */

@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import type dgram from 'node:dgram';
 import { DEFAULTS, formatHostPort, isWildcard, rfc5780Primary, type HostPort, type ServerConfig } from '../config.js';
 import { startCredentialService, startMetricsService, type Health, type HttpListener } from '../services/http.js';
+import { createWebClient } from '../services/signaling.js';
 import { turnUris } from '../services/uris.js';
 import { TurnkitError } from '../errors.js';
 import { createLogger, type Logger } from '../services/logger.js';
@@ -442,7 +443,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       }
     };
     const http = await optionalHttp(config.httpListen, config.httpListen === DEFAULTS.httpListen, (hp) =>
-      startCredentialService(hp, () => endpointConfig, health, logger),
+      startCredentialService(hp, () => endpointConfig, health, logger, createWebClient(() => endpointConfig, logger)),
     );
     const metricsHttp = await optionalHttp(config.metricsListen, config.metricsListen === DEFAULTS.metricsListen, (hp) =>
       startMetricsService(hp, metrics.registry),

@@ -1,0 +1,299 @@
+/**
+ * The conferencing client's server side, on the credential service's HTTP listener: the page and
+ * its assets (`/`, built into dist/web by `npm run build`) and WebSocket signaling on `/signal`.
+ * Signaling relays offer/answer/candidate between peers of one room only; no media passes here.
+ * On join the server mints a short-lived TURN REST credential for that peer (first shared secret)
+ * and sends it as `iceServers`: no secret or API key ever reaches the page.
+ *
+ * Abuse limits: one message ≤ maxMessageBytes (larger closes the socket, 1009), a closed JSON
+ * shape, a token bucket per socket, a cap on connections, Origin must match Host when sent, and
+ * ping/pong: a socket that misses a pong is closed. Any bad input → an `error` message to that
+ * socket (closed with 1008 after too many), never an exception out of here.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { mintRestCredential } from '../turn/credentials.js';
+import type { Logger } from './logger.js';
+import { parseClientMessage, RateLimiter, Rooms, type ErrorCode, type IceServerJson, type ServerMessage } from './signaling-protocol.js';
+
+/** What signaling reads on every join (so a reload's new secrets apply to the next join). */
+export interface SignalingConfig {
+  /** Shared secrets; the first mints the peers' credentials. Empty: STUN only, no TURN. */
+  secrets: readonly string[];
+  /** TURN URIs, as the credential service hands them out. */
+  uris: readonly string[];
+}
+
+export interface SignalingOptions {
+  /** Peers per room (a full mesh: keep it small). */
+  maxPeers: number;
+  /** Largest message, bytes. */
+  maxMessageBytes: number;
+  /** Token bucket per socket. */
+  burst: number;
+  perSecond: number;
+  /** Bad or rate-limited messages tolerated before the socket is closed (1008). */
+  maxViolations: number;
+  /** Ping period; a socket that has not answered the previous ping is closed. */
+  pingIntervalMs: number;
+  /** TTL of the credential minted on join, seconds. */
+  credentialTtl: number;
+  /** Open WebSockets at most. */
+  maxConnections: number;
+  /** Where the built page lives (index.html, app.js, style.css). */
+  webDir: string;
+}
+
+export const SIGNALING_DEFAULTS: SignalingOptions = {
+  maxPeers: 4,
+  maxMessageBytes: 16 * 1024,
+  burst: 60,
+  perSecond: 20,
+  maxViolations: 20,
+  pingIntervalMs: 30_000,
+  credentialTtl: 3600,
+  maxConnections: 1000,
+  webDir: fileURLToPath(new URL('../../web/', import.meta.url)),
+};
+
+/** What the HTTP listener needs from the web client. */
+export interface WebClient {
+  /** Answers a GET for the page or one of its assets; false when the path is none of them. */
+  serve(req: http.IncomingMessage, res: http.ServerResponse): boolean;
+  /** Handles an HTTP upgrade (only `/signal` is accepted). */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Closes every socket and stops the ping timer. */
+  close(): void;
+}
+
+interface Peer {
+  id: string;
+  ws: WebSocket;
+  limiter: RateLimiter;
+  violations: number;
+  limited: boolean;
+  alive: boolean;
+}
+
+const ASSETS: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json',
+  '.png': 'image/png',
+};
+const ASSET_PATH = /^\/([a-z0-9-]+(\.[a-z0-9]+)+)$/;
+const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self' blob: mediastream:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.destroy();
+}
+
+/** Creates the web client: page + signaling. `config` is read on each join. */
+export function createWebClient(config: () => SignalingConfig, logger: Logger, options: Partial<SignalingOptions> = {}): WebClient {
+  const o: SignalingOptions = { ...SIGNALING_DEFAULTS, ...options };
+  const rooms = new Rooms(o.maxPeers);
+  const peers = new Map<string, Peer>();
+  const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes, perMessageDeflate: false, clientTracking: true });
+
+  const send = (p: Peer, m: ServerMessage): void => {
+    if (p.ws.readyState === p.ws.OPEN) p.ws.send(JSON.stringify(m));
+  };
+  const fail = (p: Peer, code: ErrorCode, message: string): void => {
+    send(p, { type: 'error', code, message });
+  };
+  const violation = (p: Peer): boolean => {
+    p.violations += 1;
+    if (p.violations > o.maxViolations) {
+      logger.warn('signaling client closed', { peer: p.id, reason: 'too many bad or rate-limited messages' });
+      p.ws.close(1008, 'too many bad or rate-limited messages');
+      return true;
+    }
+    return false;
+  };
+  const leave = (p: Peer): void => {
+    const left = rooms.leave(p.id);
+    if (!left) return;
+    for (const other of left.others) {
+      const q = peers.get(other);
+      if (q) send(q, { type: 'peer-left', id: p.id });
+    }
+  };
+  const iceServers = (p: Peer): { servers: IceServerJson[]; ttl: number } => {
+    const c = config();
+    if (c.secrets.length === 0 || c.uris.length === 0) {
+      // No TURN credential possible: STUN on the UDP listener still gives server-reflexive candidates.
+      const stun = c.uris.filter((u) => u.startsWith('turn:') && u.endsWith('?transport=udp')).map((u) => 'stun:' + u.slice(5, -'?transport=udp'.length));
+      return { servers: stun.length ? [{ urls: stun }] : [], ttl: 0 };
+    }
+    const cred = mintRestCredential(c.secrets[0]!, `web.${p.id}`, o.credentialTtl, Date.now());
+    return { servers: [{ urls: [...c.uris], username: cred.username, credential: cred.password }], ttl: cred.ttl };
+  };
+
+  const onMessage = (p: Peer, data: RawData, isBinary: boolean): void => {
+    if (!p.limiter.take(Date.now())) {
+      if (!p.limited) fail(p, 'rate-limited', `more than ${o.perSecond} messages a second; slow down`);
+      p.limited = true;
+      violation(p);
+      return;
+    }
+    p.limited = false;
+    if (isBinary) {
+      fail(p, 'bad-message', 'text frames only');
+      violation(p);
+      return;
+    }
+    const parsed = parseClientMessage(data.toString());
+    if (!parsed.ok) {
+      fail(p, 'bad-message', parsed.error);
+      violation(p);
+      return;
+    }
+    const m = parsed.message;
+    switch (m.type) {
+      case 'join': {
+        const r = rooms.join(p.id, m.room);
+        if (!r.ok) {
+          fail(p, r.code, r.code === 'room-full' ? `room "${m.room}" is full (at most ${o.maxPeers} peers)` : 'already in a room; leave first');
+          return;
+        }
+        let ice: { servers: IceServerJson[]; ttl: number };
+        try {
+          ice = iceServers(p);
+        } catch (err) {
+          rooms.leave(p.id);
+          logger.error('signaling: cannot mint a credential', { error: (err as Error).message });
+          fail(p, 'unavailable', 'cannot mint a TURN credential');
+          return;
+        }
+        send(p, { type: 'welcome', id: p.id, room: m.room, peers: r.others, maxPeers: o.maxPeers, iceServers: ice.servers, ttl: ice.ttl });
+        for (const other of r.others) {
+          const q = peers.get(other);
+          if (q) send(q, { type: 'peer-joined', id: p.id });
+        }
+        logger.debug('signaling join', { peer: p.id, room: m.room, peers: r.others.length + 1 });
+        return;
+      }
+      case 'leave': {
+        const room = rooms.roomOf(p.id);
+        if (room === undefined) return fail(p, 'not-in-room', 'not in a room');
+        leave(p);
+        send(p, { type: 'left', room });
+        return;
+      }
+      default: {
+        if (rooms.roomOf(p.id) === undefined) return fail(p, 'not-in-room', 'join a room first');
+        const q = peers.get(m.to);
+        if (!q || !rooms.together(p.id, m.to)) return fail(p, 'unknown-peer', `no peer ${m.to} in this room`);
+        if (m.type === 'candidate') send(q, { type: 'candidate', from: p.id, candidate: m.candidate });
+        else send(q, { type: m.type, from: p.id, sdp: m.sdp });
+      }
+    }
+  };
+
+  wss.on('connection', (ws: WebSocket) => {
+    const p: Peer = { id: randomBytes(8).toString('hex'), ws, limiter: new RateLimiter(o.burst, o.perSecond, Date.now()), violations: 0, limited: false, alive: true };
+    peers.set(p.id, p);
+    ws.on('message', (data, isBinary) => {
+      try {
+        onMessage(p, data, isBinary);
+      } catch (err) {
+        logger.error('signaling message error', { peer: p.id, error: (err as Error).message });
+        fail(p, 'bad-message', 'internal error');
+      }
+    });
+    ws.on('pong', () => {
+      p.alive = true;
+    });
+    // Oversized frames (1009) and protocol errors surface here; the socket closes on its own.
+    ws.on('error', (err) => logger.debug('signaling socket error', { peer: p.id, error: err.message }));
+    ws.on('close', () => {
+      peers.delete(p.id);
+      leave(p);
+    });
+  });
+
+  const pinger = setInterval(() => {
+    for (const p of peers.values()) {
+      if (!p.alive) {
+        logger.debug('signaling client closed', { peer: p.id, reason: 'no pong' });
+        p.ws.terminate();
+        continue;
+      }
+      p.alive = false;
+      try {
+        p.ws.ping();
+      } catch {
+        p.ws.terminate();
+      }
+    }
+  }, o.pingIntervalMs);
+  pinger.unref();
+
+  const assets = new Map<string, { type: string; body: Buffer }>();
+  const asset = (name: string): { type: string; body: Buffer } | undefined => {
+    const cached = assets.get(name);
+    if (cached) return cached;
+    const type = ASSETS[name.slice(name.lastIndexOf('.'))];
+    const file = join(o.webDir, name);
+    if (!type || !existsSync(file)) return undefined;
+    const a = { type, body: readFileSync(file) };
+    assets.set(name, a);
+    return a;
+  };
+
+  return {
+    serve(req, res) {
+      const path = (req.url ?? '/').split('?')[0]!;
+      const name = path === '/' ? 'index.html' : ASSET_PATH.exec(path)?.[1];
+      if (!name) return false;
+      if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+      const a = asset(name);
+      if (!a) {
+        if (name !== 'index.html') return false;
+        res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+        res.end('The web client is not built: run `npm run build`.\n');
+        return true;
+      }
+      res.writeHead(200, {
+        'content-type': a.type,
+        'content-length': String(a.body.length),
+        'cache-control': 'no-cache',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+        'content-security-policy': CSP,
+        'permissions-policy': 'camera=(self), microphone=(self)',
+      });
+      res.end(req.method === 'HEAD' ? undefined : a.body);
+      return true;
+    },
+    upgrade(req, socket, head) {
+      socket.on('error', () => undefined);
+      const path = (req.url ?? '/').split('?')[0];
+      if (path !== '/signal') return rejectUpgrade(socket, 404, 'Not Found');
+      const origin = req.headers.origin;
+      if (origin !== undefined) {
+        let host: string | undefined;
+        try {
+          host = new URL(origin).host;
+        } catch {
+          host = undefined;
+        }
+        if (host !== req.headers.host) return rejectUpgrade(socket, 403, 'Forbidden');
+      }
+      if (wss.clients.size >= o.maxConnections) return rejectUpgrade(socket, 503, 'Service Unavailable');
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    },
+    close() {
+      clearInterval(pinger);
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,281 @@
+/**
+ * Signaling (/signal) against the real HTTP listener with real WebSocket clients (`ws`): join and
+ * welcome with a valid TURN REST credential (HMAC computed here), relay within a room only, leave
+ * and disconnect reported, room size limit, and rejection of malformed, oversized and flooding
+ * clients, a foreign Origin and a client that stops answering pings. Plus the pure protocol parts.
+ */
+import t from 'tap';
+import { createHmac } from 'node:crypto';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { startCredentialService, type HttpListener } from '../../src/services/http.js';
+import { createLogger } from '../../src/services/logger.js';
+import { createWebClient, type SignalingOptions } from '../../src/services/signaling.js';
+import { parseClientMessage, RateLimiter, Rooms } from '../../src/services/signaling-protocol.js';
+
+const SECRET = 'signal-secret';
+const URIS = ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp'];
+
+type Msg = Record<string, unknown> & { type: string };
+
+async function start(t: Tap, options: Partial<SignalingOptions> = {}, secrets = [SECRET, 'old']): Promise<{ url: string; http: string }> {
+  const endpoint = { secrets, apiKeys: ['k'.repeat(20)], corsOrigins: [], maxTtl: 3600, uris: URIS };
+  const logger = createLogger('silent');
+  const l: HttpListener = await startCredentialService({ host: '127.0.0.1', port: 0 }, () => endpoint, { ready: true }, logger, createWebClient(() => endpoint, logger, options));
+  t.teardown(() => l.close());
+  return { url: `ws://127.0.0.1:${l.address.port}/signal`, http: `http://127.0.0.1:${l.address.port}` };
+}
+type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
+
+/** A client that queues what it receives, so a test can wait for the next message of a type. */
+class Client {
+  readonly ws: WebSocket;
+  readonly inbox: Msg[] = [];
+  #waiters: Array<() => void> = [];
+  closed: Promise<{ code: number; reason: string }>;
+  constructor(url: string, t: Tap, headers: Record<string, string> = {}) {
+    this.ws = new WebSocket(url, { headers });
+    this.ws.on('message', (d) => {
+      this.inbox.push(JSON.parse(d.toString()) as Msg);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+    this.ws.on('error', () => undefined);
+    this.closed = new Promise((resolve) => this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    t.teardown(() => {
+      try {
+        this.ws.terminate();
+      } catch {
+        // never connected
+      }
+    });
+  }
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+  send(m: unknown): void {
+    this.ws.send(typeof m === 'string' ? m : JSON.stringify(m));
+  }
+  /** The next message of that type (already received or still to come). */
+  async next(type: string, ms = 3000): Promise<Msg> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = this.inbox.findIndex((m) => m.type === type);
+      if (i >= 0) return this.inbox.splice(i, 1)[0]!;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no "${type}" message within ${ms} ms; got ${JSON.stringify(this.inbox)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => (clearTimeout(timer), resolve()));
+      });
+    }
+  }
+}
+
+async function joined(url: string, t: Tap, room: string): Promise<{ c: Client; welcome: Msg }> {
+  const c = new Client(url, t);
+  await c.open();
+  c.send({ type: 'join', room });
+  return { c, welcome: await c.next('welcome') };
+}
+
+const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+
+t.test('join: welcome with peers and a valid short-lived TURN credential; no secret in it', async (t) => {
+  const { url } = await start(t);
+  const before = Math.floor(Date.now() / 1000);
+  const { welcome: w1 } = await joined(url, t, 'demo');
+  t.same(w1.peers, [], 'first in the room');
+  t.equal(w1.maxPeers, 4);
+  t.equal(w1.room, 'demo');
+  const servers = w1.iceServers as Array<{ urls: string[]; username: string; credential: string }>;
+  t.equal(servers.length, 1);
+  t.same(servers[0]!.urls, URIS);
+  const [expiry, user] = servers[0]!.username.split(':');
+  t.equal(user, `web.${w1.id}`, 'user id names the peer');
+  t.ok(Number(expiry) >= before + 3600 && Number(expiry) <= before + 3602, `expires in ~1 h (${expiry})`);
+  t.equal(servers[0]!.credential, createHmac('sha1', SECRET).update(servers[0]!.username).digest('base64'), 'password = HMAC-SHA1 with the first secret');
+  t.notMatch(JSON.stringify(w1), /signal-secret|old|kkkk/, 'no secret or API key in the welcome');
+  const { welcome: w2 } = await joined(url, t, 'demo');
+  t.same(w2.peers, [w1.id], 'second sees the first');
+});
+
+t.test('no secret configured: STUN only', async (t) => {
+  const { url } = await start(t, {}, []);
+  const { welcome } = await joined(url, t, 'demo');
+  t.same(welcome.iceServers, [{ urls: ['stun:127.0.0.1:3478'] }]);
+});
+
+t.test('relay within a room only; leave and disconnect reported', async (t) => {
+  const { url } = await start(t);
+  const a = await joined(url, t, 'one');
+  const b = await joined(url, t, 'one');
+  const x = await joined(url, t, 'two');
+  t.same((await a.c.next('peer-joined')).id, b.welcome.id, 'a told b joined');
+  b.c.send({ type: 'offer', to: a.welcome.id, sdp: 'v=0 offer' });
+  t.same(await a.c.next('offer'), { type: 'offer', from: b.welcome.id, sdp: 'v=0 offer' });
+  a.c.send({ type: 'answer', to: b.welcome.id, sdp: 'v=0 answer' });
+  t.same(await b.c.next('answer'), { type: 'answer', from: a.welcome.id, sdp: 'v=0 answer' });
+  const cand = { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+  a.c.send({ type: 'candidate', to: b.welcome.id, candidate: cand });
+  t.same(await b.c.next('candidate'), { type: 'candidate', from: a.welcome.id, candidate: cand });
+  a.c.send({ type: 'candidate', to: b.welcome.id, candidate: null });
+  t.same(await b.c.next('candidate'), { type: 'candidate', from: a.welcome.id, candidate: null }, 'end of candidates');
+
+  x.c.send({ type: 'offer', to: a.welcome.id, sdp: 'v=0 sneaky' });
+  t.equal((await x.c.next('error')).code, 'unknown-peer', 'a peer of another room is unreachable');
+  a.c.send({ type: 'offer', to: x.welcome.id, sdp: 'v=0' });
+  t.equal((await a.c.next('error')).code, 'unknown-peer', 'and the other way');
+  await settle();
+  t.same(x.c.inbox, [], 'the other room saw nothing');
+  t.notOk(a.c.inbox.some((m) => m.type === 'offer'), 'no offer leaked into room one');
+
+  b.c.send({ type: 'leave' });
+  t.equal((await b.c.next('left')).room, 'one');
+  t.same((await a.c.next('peer-left')).id, b.welcome.id, 'leave reported');
+  b.c.send({ type: 'join', room: 'one' });
+  const b2 = await b.c.next('welcome');
+  t.same((await a.c.next('peer-joined')).id, b2.id, 'rejoined');
+  b.c.ws.terminate(); // mid-call disconnect
+  t.same((await a.c.next('peer-left')).id, b2.id, 'disconnect reported');
+  await settle();
+  t.same(x.c.inbox, [], 'still nothing in room two');
+});
+
+t.test('room size limit', async (t) => {
+  const { url } = await start(t, { maxPeers: 2 });
+  await joined(url, t, 'small');
+  await joined(url, t, 'small');
+  const c = new Client(url, t);
+  await c.open();
+  c.send({ type: 'join', room: 'small' });
+  const e = await c.next('error');
+  t.equal(e.code, 'room-full');
+  t.match(e.message, /at most 2/);
+  c.send({ type: 'join', room: 'other' });
+  t.ok(await c.next('welcome'), 'another room is fine');
+  c.send({ type: 'join', room: 'other' });
+  t.equal((await c.next('error')).code, 'already-in-room');
+});
+
+t.test('malformed messages: an error each, the socket stays, then closed 1008 after too many', async (t) => {
+  const { url } = await start(t, { maxViolations: 8 });
+  const c = new Client(url, t);
+  await c.open();
+  const bad: unknown[] = [
+    'not json{',
+    '[1,2]',
+    { type: 'dance' },
+    { type: 'join' },
+    { type: 'join', room: '../etc' },
+    { type: 'join', room: 'ok', extra: 1 },
+    { type: 'offer', to: 'zz', sdp: 'x' },
+    { type: 'candidate', to: 'abcd', candidate: { candidate: 5 } },
+  ];
+  for (const m of bad) {
+    c.send(m);
+    const e = await c.next('error');
+    t.equal(e.code, 'bad-message', `rejected: ${JSON.stringify(m)} (${e.message})`);
+  }
+  c.send({ type: 'offer', to: 'abcd', sdp: 'v=0' });
+  t.equal((await c.next('error')).code, 'not-in-room', 'relay before join');
+  c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  t.equal((await c.next('error')).code, 'bad-message', 'binary frame');
+  const closed = await c.closed;
+  t.equal(closed.code, 1008, `closed after too many bad messages (${closed.reason})`);
+  const d = await joined(url, t, 'still-up');
+  t.ok(d.welcome.id, 'the server still serves others');
+});
+
+t.test('oversized message: socket closed with 1009', async (t) => {
+  const { url } = await start(t);
+  const c = new Client(url, t);
+  await c.open();
+  c.send({ type: 'offer', to: 'abcd', sdp: 'x'.repeat(20 * 1024) });
+  const closed = await c.closed;
+  t.equal(closed.code, 1009, 'message too big');
+});
+
+t.test('flooding: rate-limited error, then closed', async (t) => {
+  const { url } = await start(t, { burst: 10, perSecond: 5, maxViolations: 20 });
+  const c = new Client(url, t);
+  await c.open();
+  for (let i = 0; i < 200; i++) c.send({ type: 'leave' });
+  const closed = await c.closed;
+  t.equal(closed.code, 1008, `closed for flooding (${closed.reason})`);
+  const codes = c.inbox.map((m) => m.code);
+  t.equal(codes.filter((x) => x === 'rate-limited').length, 1, 'one rate-limited error (not one per dropped message)');
+  t.equal(codes.filter((x) => x === 'not-in-room').length, 10, 'the burst of 10 was served');
+  t.ok(c.inbox.length < 60, `the server did not answer every flooded message (${c.inbox.length} answers)`);
+});
+
+t.test('foreign Origin refused; same-origin accepted; other paths refused', async (t) => {
+  const { url } = await start(t);
+  const host = new URL(url).host;
+  const evil = new WebSocket(url, { headers: { origin: 'https://evil.example' } });
+  evil.on('error', () => undefined);
+  const status = await new Promise<number>((resolve) => evil.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0))));
+  t.equal(status, 403);
+  const ok = new Client(url, t, { origin: `http://${host}` });
+  await ok.open();
+  t.pass('same origin accepted');
+  const other = new WebSocket(url.replace('/signal', '/other'));
+  other.on('error', () => undefined);
+  t.equal(await new Promise<number>((resolve) => other.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0)))), 404);
+});
+
+t.test('a socket that never answers pings is closed; peers are told', async (t) => {
+  const { url } = await start(t, { pingIntervalMs: 200 });
+  const a = await joined(url, t, 'ping');
+  // A raw client: upgrade by hand, join, then never read (so never pong).
+  const { port } = new URL(url);
+  const raw = net.connect(Number(port), '127.0.0.1');
+  t.teardown(() => raw.destroy());
+  await new Promise<void>((r) => raw.once('connect', () => r()));
+  raw.write(`GET /signal HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await new Promise<void>((r) => raw.once('data', () => r()));
+  const payload = Buffer.from(JSON.stringify({ type: 'join', room: 'ping' }));
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
+  raw.write(frame);
+  const joinedMsg = await a.c.next('peer-joined');
+  const closedAt = Date.now();
+  const left = await a.c.next('peer-left', 3000);
+  t.equal(left.id, joinedMsg.id, `silent peer dropped after ${Date.now() - closedAt} ms and reported`);
+  await a.c.next('welcome', 10).catch(() => undefined);
+  t.equal(a.c.ws.readyState, WebSocket.OPEN, 'a client that answers pings stays');
+});
+
+t.test('page and assets on the same listener; API untouched', async (t) => {
+  const { http } = await start(t, { webDir: '/nonexistent' });
+  const r = await fetch(`${http}/`);
+  t.equal(r.status, 503, 'unbuilt page: says so');
+  t.equal((await fetch(`${http}/healthz`)).status, 200);
+  t.equal((await fetch(`${http}/ice-servers?username=a`)).status, 401, 'credential API still needs its key');
+  t.equal((await fetch(`${http}/nope.js`)).status, 404);
+});
+
+t.test('protocol: pure parts', async (t) => {
+  t.same(parseClientMessage('{"type":"join","room":"a-b_c.1"}'), { ok: true, message: { type: 'join', room: 'a-b_c.1' } });
+  t.notOk(parseClientMessage('{"type":"offer","to":"ab","sdp":""}').ok, 'empty sdp');
+  t.notOk(parseClientMessage('{"type":"candidate","to":"ab"}').ok, 'candidate missing');
+  t.notOk(parseClientMessage('null').ok);
+  const rooms = new Rooms(2);
+  t.same(rooms.join('a', 'r'), { ok: true, others: [] });
+  t.same(rooms.join('b', 'r'), { ok: true, others: ['a'] });
+  t.same(rooms.join('c', 'r'), { ok: false, code: 'room-full' });
+  t.ok(rooms.together('a', 'b'));
+  t.notOk(rooms.together('a', 'a'));
+  t.same(rooms.leave('a'), { room: 'r', others: ['b'] });
+  t.equal(rooms.leave('a'), undefined);
+  rooms.leave('b');
+  t.equal(rooms.size, 0, 'empty rooms are forgotten');
+  const rl = new RateLimiter(2, 1, 0);
+  t.ok(rl.take(0));
+  t.ok(rl.take(0));
+  t.notOk(rl.take(0));
+  t.notOk(rl.take(500));
+  t.ok(rl.take(1000), 'refilled');
+});
