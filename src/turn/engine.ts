@@ -42,6 +42,14 @@ const TURN_METHODS: ReadonlySet<number> = new Set([
   Method.ChannelBind,
 ]);
 
+/** Distinct failing sources one username may see before guesses for it are dropped. */
+export const USERNAME_FAILURE_LIMIT: RateLimit = { burst: 10, perSecond: 0.5 };
+/** How long a source that authenticated as a user stays exempt from that user's failure limit. */
+const TRUSTED_SOURCE_MS = 3_600_000;
+/** Bounds on the trusted-source memory. */
+const MAX_TRUSTED_USERS = 50_000;
+const MAX_TRUSTED_SOURCES_PER_USER = 16;
+
 /** Default limit on unauthenticated answers per client IP (a browser needs one per allocation). */
 export const DEFAULT_UNAUTH_LIMIT: RateLimit = { burst: 20, perSecond: 10 };
 
@@ -67,6 +75,10 @@ export class TurnEngine {
   private readonly challengeLimiter: SourceLimiter;
   /** Per source: failed credential checks (guesses); an empty bucket stops checking altogether. */
   private readonly failureLimiter: SourceLimiter;
+  /** Per username: sources whose credential check failed (guessing spread over many sources). */
+  private readonly usernameFailures = new SourceLimiter(USERNAME_FAILURE_LIMIT);
+  /** Username → sources that authenticated as it recently, and until when; they pass a username limit. */
+  private readonly trustedSources = new Map<string, Map<string, number>>();
   private draining = false;
 
   constructor(
@@ -129,8 +141,15 @@ export class TurnEngine {
     }
 
     // A source that has used up its budget of failed attempts is not even checked until it refills:
-    // limiting only the 401s would still let a guess that happens to be right through.
-    if (this.failureLimiter.isEmpty(event.source.address, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
+    // limiting only the 401s would still let a guess that happens to be right through. The same holds
+    // per username, for guessing spread over many sources; sources that recently signed in as that
+    // user are exempt, so an attack on a name does not lock its owner out.
+    const source = event.source.address;
+    if (this.failureLimiter.isEmpty(source, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
+    const claimed = getAttribute(request, AttributeType.Username)?.value.toString('utf8');
+    if (claimed !== undefined && this.usernameFailures.isEmpty(claimed, now) && !this.isTrusted(claimed, source, now)) {
+      return { kind: 'relay-drop', reason: 'rate-limited' };
+    }
 
     // RFC 8656 §7.2 step 1 (and the same for every other method): long-term credentials.
     const auth = authenticateRequest(request, {
@@ -141,8 +160,13 @@ export class TurnEngine {
       nonces: this.config.nonces,
     });
     if (!auth.ok) {
+      // A username's budget counts guessing sources, not guesses: one source that keeps failing is the
+      // per-source limit's business, and must not lock the name's owner out everywhere.
+      if (claimed !== undefined && auth.reason === 'bad-integrity' && this.failureLimiter.isFull(source, now)) {
+        this.usernameFailures.take(claimed, now);
+      }
       const limiter = auth.reason === 'no-credentials' ? this.challengeLimiter : this.failureLimiter;
-      if (!limiter.take(event.source.address, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
+      if (!limiter.take(source, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
       const note = { event: 'auth-failed', reason: auth.reason } as const;
       if (auth.key) {
         // A 438 to a request that did verify is signed, so the client can trust it (RFC 8489 §9.2.4).
@@ -152,6 +176,7 @@ export class TurnEngine {
       const out = unauthenticatedError(request, event, this.binding, auth.code, auth.attributes);
       return out.kind === 'respond' ? { ...out, note } : out;
     }
+    this.trust(auth.username, source, now);
     const ctx: RequestContext = {
       request,
       event,
@@ -200,6 +225,29 @@ export class TurnEngine {
         break;
     }
     return this.respond(ctx, reply, key);
+  }
+
+  private isTrusted(username: string, source: string, now: number): boolean {
+    return (this.trustedSources.get(username)?.get(source) ?? 0) > now;
+  }
+
+  /** Remembers that `source` proved it knows `username`'s key (bounded: oldest entries go first). */
+  private trust(username: string, source: string, now: number): void {
+    let sources = this.trustedSources.get(username);
+    if (!sources) {
+      if (this.trustedSources.size >= MAX_TRUSTED_USERS) {
+        const oldest = this.trustedSources.keys().next().value;
+        if (oldest !== undefined) this.trustedSources.delete(oldest);
+      }
+      sources = new Map();
+      this.trustedSources.set(username, sources);
+    }
+    sources.delete(source);
+    if (sources.size >= MAX_TRUSTED_SOURCES_PER_USER) {
+      const oldest = sources.keys().next().value;
+      if (oldest !== undefined) sources.delete(oldest);
+    }
+    sources.set(source, now + TRUSTED_SOURCE_MS);
   }
 
   /** RFC 8656 §7.2: finishes an Allocate once the transport opened (or failed to open) its relay. */

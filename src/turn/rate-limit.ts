@@ -23,6 +23,13 @@ export class SourceLimiter {
     return Math.min(this.limit.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.limit.perSecond) < 1;
   }
 
+  /** True when `source` has a full bucket (no recent use), i.e. this would be its first take in a while. */
+  isFull(source: string, now: number): boolean {
+    const b = this.buckets.get(source);
+    if (!b) return true;
+    return Math.min(this.limit.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.limit.perSecond) >= this.limit.burst;
+  }
+
   /** Takes one token for `source`; false when its bucket is empty. */
   take(source: string, now: number): boolean {
     let b = this.buckets.get(source);
