@@ -41,7 +41,7 @@ export interface StunMetrics {
   errors: Counter<'method' | 'code'>;
   /** How long allocations lived, seconds. */
   allocationLifetime: Histogram;
-  /** Time to handle one STUN/TURN request, seconds (not ChannelData or indications). */
+  /** Time to handle one TURN request, seconds (not Binding, ChannelData or indications). */
   requestDuration: Histogram<'method'>;
   /** Live permissions and channel bindings, counted at scrape time. */
   permissions: Gauge;
@@ -164,7 +164,7 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
   });
   const requestDuration = new Histogram({
     name: 'turnkit_request_duration_seconds',
-    help: 'Time to handle one STUN/TURN request (not ChannelData or indications)',
+    help: 'Time to handle one TURN request (not Binding, ChannelData or indications)',
     labelNames: ['method'] as const,
     buckets: [0.00001, 0.00003, 0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1],
     registers: [registry],
