@@ -422,12 +422,15 @@ async function refreshStats(): Promise<void> {
       const now = performance.now();
       const sent = Number(sel.bytesSent ?? 0);
       const recv = Number(sel.bytesReceived ?? 0);
-      if (p.last && now > p.last.t) {
-        const dt = (now - p.last.t) / 1000;
-        sum.bitrateOutKbps = Math.max(0, (8 * (sent - p.last.sent)) / dt / 1000);
-        sum.bitrateInKbps = Math.max(0, (8 * (recv - p.last.received)) / dt / 1000);
+      // Rates over at least half a second (an extra refresh right after the timer's would show 0).
+      if (!p.last || now - p.last.t >= 500) {
+        if (p.last) {
+          const dt = (now - p.last.t) / 1000;
+          sum.bitrateOutKbps = Math.max(0, (8 * (sent - p.last.sent)) / dt / 1000);
+          sum.bitrateInKbps = Math.max(0, (8 * (recv - p.last.received)) / dt / 1000);
+        }
+        p.last = { t: now, sent, received: recv };
       }
-      p.last = { t: now, sent, received: recv };
       sum.bytesSent = sent;
       sum.bytesReceived = recv;
     } else {

@@ -1,0 +1,217 @@
+/**
+ * The conferencing page end to end in headless Chromium (Debian's /usr/bin/chromium driven by
+ * playwright-core, fake camera and microphone): turnkit runs in-process with its HTTP listener
+ * (page + /signal) and a shared secret; pages open `/?room=NAME` and connect through the real
+ * signaling server with the TURN credential it mints.
+ *
+ * - default ICE: two pages in one room decode each other's video (inbound-rtp framesDecoded > 0),
+ *   and a third page in another room sees nobody;
+ * - relay only (`&relay=1`): the same, with relay candidates on both ends of the selected pair and
+ *   turnkit_relayed_bytes_total growing; a screenshot of the page (ICE panel included) goes to
+ *   test-output/conference.png;
+ * - closing one page mid-call: the other is told and drops the peer.
+ *
+ * The browser is one process group (launchServer, so we hold its PID), closed in teardown by the
+ * handle and then force-killed by that PID if still there.
+ */
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Browser, BrowserServer, Page } from 'playwright-core';
+import { counterSum, freePortRange, repoRoot, startTurnkit, type RunningServer, type Teardown } from './lib.js';
+
+t.setTimeout(150_000);
+
+const CHROMIUM = '/usr/bin/chromium';
+const SECRET = 'conference-secret';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--allow-loopback-in-peer-connection',
+  '--use-fake-ui-for-media-stream',
+  '--use-fake-device-for-media-stream',
+  '--autoplay-policy=no-user-gesture-required',
+];
+const OUT_DIR = join(repoRoot, 'test-output');
+
+type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
+
+function missing(): string | false {
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} not installed (Debian package chromium)`;
+  try {
+    createRequire(import.meta.url).resolve('playwright-core');
+  } catch {
+    return 'playwright-core not installed (npm devDependency)';
+  }
+  return false;
+}
+
+/** What the page reports (window.turnkitConference.peers(), see src/web/app.ts). */
+interface Cand {
+  type: string;
+  protocol: string;
+  address: string;
+  relayProtocol?: string;
+  mdns: boolean;
+}
+interface PeerSummary {
+  id: string;
+  connectionState: string;
+  candidates: Array<Cand & { side: string }>;
+  selected?: { local?: Cand; remote?: Cand; kind: string };
+  rttMs?: number;
+  bitrateInKbps?: number;
+  framesDecoded: number;
+  bytesReceived: number;
+}
+
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+async function launchBrowser(t: Tap): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  const server: BrowserServer = await chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
+  const pid = server.process().pid;
+  t.teardown(async () => {
+    try {
+      await within(server.close(), 10_000, 'closing Chromium');
+    } catch {
+      await within(server.kill(), 10_000, 'killing Chromium').catch(() => undefined);
+    }
+    if (pid !== undefined) {
+      try {
+        process.kill(pid, 0);
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone, as it should be
+      }
+    }
+  });
+  const browser = await chromium.connect(server.wsEndpoint(), { timeout: 30_000 });
+  t.teardown(() => within(browser.close(), 10_000, 'disconnecting from Chromium').catch(() => undefined));
+  t.comment(`Chromium ${browser.version()} (pid ${pid})`);
+  return browser;
+}
+
+async function open(t: Tap, browser: Browser, url: string, log: string[]): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  t.teardown(() => within(page.close(), 5_000, 'closing a page').catch(() => undefined));
+  const name = new URL(url).search;
+  page.on('console', (m) => log.push(`${name}: ${m.text()}`));
+  page.on('pageerror', (e) => log.push(`${name}: pageerror ${e.message}`));
+  await page.goto(url, { timeout: 15_000 });
+  return page;
+}
+
+const peers = (page: Page): Promise<PeerSummary[]> =>
+  page.evaluate(() => (globalThis as unknown as { turnkitConference: { peers(): unknown } }).turnkitConference.peers()) as Promise<PeerSummary[]>;
+
+/** Waits until the page decodes video from one peer (framesDecoded > 0). */
+async function decoding(page: Page, timeoutMs = 40_000): Promise<PeerSummary> {
+  await page.waitForFunction(
+    () => (globalThis as unknown as { turnkitConference: { peers(): PeerSummary[] } }).turnkitConference.peers().some((p) => p.framesDecoded > 0 && p.selected?.local !== undefined),
+    null,
+    { timeout: timeoutMs, polling: 250 },
+  );
+  return (await peers(page))[0]!;
+}
+
+t.test('conference page through turnkit in Chromium', { skip: missing() }, async (t) => {
+  // The test runner compiles with `tsc -p .` only; the page needs its own build.
+  execFileSync('npm', ['run', '-s', 'build:web'], { cwd: repoRoot, stdio: 'pipe', timeout: 60_000 });
+  t.ok(existsSync(join(repoRoot, 'dist', 'web', 'app.js')), 'page built');
+
+  const relay = await freePortRange(['127.0.0.1'], 40, ['udp']);
+  const server = (await startTurnkit(t as Teardown, {
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    realm: 'example.org',
+    secrets: [SECRET],
+    relayPorts: `${relay}-${relay + 39}`,
+    relayIp: '127.0.0.1',
+    allowPeers: ['127.0.0.0/8'],
+    httpListen: { host: '127.0.0.1', port: 0 },
+    metricsListen: null,
+  })) as RunningServer & { http?: { host: string; port: number } };
+  if (!server.http) throw new Error('no HTTP listener');
+  const base = `http://127.0.0.1:${server.http.port}/`;
+  const browser = await launchBrowser(t);
+  const log: string[] = [];
+  t.teardown(() => {
+    if (log.length) t.comment(`page console (last 15): ${log.slice(-15).join(' | ')}`);
+  });
+
+  t.test('default ICE: two pages see each other; a third room sees nothing', async (t) => {
+    const a = await open(t, browser, `${base}?room=alpha`, log);
+    const b = await open(t, browser, `${base}?room=alpha`, log);
+    const c = await open(t, browser, `${base}?room=beta`, log);
+    const [pa, pb] = await Promise.all([decoding(a), decoding(b)]);
+    t.ok(pa.framesDecoded > 0, `a decodes b's video (${pa.framesDecoded} frames, ${pa.selected?.kind})`);
+    t.ok(pb.framesDecoded > 0, `b decodes a's video (${pb.framesDecoded} frames, ${pb.selected?.kind})`);
+    t.equal(pa.connectionState, 'connected');
+    t.ok(pa.candidates.some((x) => x.side === 'local'), 'local candidates listed');
+    const aId = await a.evaluate(() => (globalThis as unknown as { turnkitConference: { id(): string } }).turnkitConference.id());
+    t.equal(pb.id, aId, 'b is connected to a');
+    t.same(await peers(c), [], 'the page in room beta has no peer');
+    t.equal(await c.locator('#tiles figure').count(), 1, 'and shows only its own tile');
+    t.match(await a.locator('#status').textContent(), /room "alpha".*1 connected/, 'status line');
+    t.match(await a.locator('header').textContent(), /up to 4 people per room/, 'the limit is on the page');
+    // a peer leaving mid-call
+    await b.close();
+    await a.waitForFunction(() => (globalThis as unknown as { turnkitConference: { peers(): unknown[] } }).turnkitConference.peers().length === 0, null, { timeout: 10_000 });
+    t.equal(await a.locator('#tiles figure').count(), 1, 'a dropped b after it left');
+  });
+
+  t.test('relay only: media through turnkit', async (t) => {
+    const before = await counterSum(server.metrics, 'turnkit_relayed_bytes_total');
+    const a = await open(t, browser, `${base}?room=gamma&relay=1`, log);
+    const b = await open(t, browser, `${base}?room=gamma&relay=1`, log);
+    t.ok(await a.locator('#relay-only').isChecked(), 'relay-only switch on');
+    const [pa, pb] = await Promise.all([decoding(a), decoding(b)]);
+    for (const [side, p] of [['a', pa], ['b', pb]] as const) {
+      t.ok(p.framesDecoded > 0, `${side} decodes video (${p.framesDecoded} frames)`);
+      t.equal(p.selected?.local?.type, 'relay', `${side}: selected local candidate is relay`, { p: JSON.stringify(p.selected) });
+      t.equal(p.selected?.remote?.type, 'relay', `${side}: selected remote candidate is relay`);
+      t.match(p.selected?.kind, /relayed through TURN/);
+      t.ok(p.candidates.filter((x) => x.side === 'local').every((x) => x.type === 'relay'), `${side}: only relay candidates gathered`);
+    }
+    await new Promise((r) => setTimeout(r, 2500)); // let bitrates and the panel fill in for the screenshot
+    await a.evaluate(() => (globalThis as unknown as { turnkitConference: { refresh(): Promise<void> } }).turnkitConference.refresh());
+    const after = await counterSum(server.metrics, 'turnkit_relayed_bytes_total');
+    t.ok(after - before > 10_000, `turnkit relayed ${after - before} bytes`);
+    const p = (await peers(a))[0]!;
+    t.ok((p.bitrateInKbps ?? 0) > 0, `bitrate in shown (${p.bitrateInKbps?.toFixed(0)} kbit/s), RTT ${p.rttMs?.toFixed(1)} ms`);
+    t.match(await a.locator('.peer-ice').first().textContent(), /relayed through TURN/, 'the ICE panel says relayed');
+    await a.getByRole('button', { name: 'Run TURN test' }).click();
+    await a.waitForFunction(
+      () => {
+        const doc = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document;
+        return !(doc.querySelector('#turn-test-results tbody')?.textContent ?? 'gathering').includes('gathering');
+      },
+      null,
+      { timeout: 20_000 },
+    );
+    const rows = await a.locator('#turn-test-results tbody tr').allTextContents();
+    t.equal(rows.length, 2, `TURN test: one row per server URL (${rows.join(' | ')})`);
+    t.ok(rows.every((r) => r.includes('works')), 'TURN test: udp and tcp work');
+    mkdirSync(OUT_DIR, { recursive: true });
+    const shot = join(OUT_DIR, 'conference.png');
+    await a.screenshot({ path: shot, fullPage: true });
+    t.ok(existsSync(shot), `screenshot saved: ${shot}`);
+  });
+
+  t.end();
+});
