@@ -52,7 +52,8 @@ function addSchemaOptions(cmd: Command): Command {
 
 /** The commander property name of a flag ("--max-lifetime <s>" → maxLifetime). */
 function attributeName(spec: OptionSpec): string {
-  const long = spec.flag.split(' ')[0]!.replace(/^--/, '');
+  // A negated flag ("--no-web") is stored by commander under the positive name (web).
+  const long = spec.flag.split(' ')[0]!.replace(/^--(no-)?/, '');
   return long.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 

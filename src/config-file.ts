@@ -4,7 +4,7 @@ import { DEFAULT_PORT, DEFAULT_TLS_PORT, parseHostPort, parsePort, parseUser, ty
 import { ConfigError } from './errors.js';
 
 /** How a value is written in a file, the environment and on the command line. */
-type ValueType = 'string' | 'int' | 'list' | 'hostports' | 'hostport-or-off' | 'string-or-off' | 'users' | 'file';
+type ValueType = 'string' | 'int' | 'list' | 'hostports' | 'hostport-or-off' | 'string-or-off' | 'users' | 'file' | 'bool';
 
 /** One configuration option: its names in each source, its type, and its documentation. */
 export interface OptionSpec {
@@ -58,6 +58,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'max_credential_ttl', field: 'maxCredentialTtl', flag: '--max-credential-ttl <seconds>', type: 'int', default: '86400', doc: 'longest credential the service hands out' },
   { key: 'public_host', field: 'publicHost', flag: '--public-host <name>', type: 'string', default: 'external IP or listen address', doc: 'host name in the TURN URIs the service returns' },
   { key: 'drain_timeout', field: 'drainTimeout', flag: '--drain-timeout <seconds>', type: 'int', default: '30', doc: 'on SIGTERM, how long live allocations may keep relaying' },
+  { key: 'web', field: 'web', flag: '--no-web', type: 'bool', default: 'true', doc: 'the conferencing page at / and its signaling at /signal on the HTTP listener (mints TURN credentials for whoever joins), or false' },
   { key: 'state_dir', field: 'stateDir', flag: '--state-dir <dir>', type: 'string', default: '/var/lib/turnkit as root, else ./.turnkit', doc: 'where a generated secret is kept (0600)' },
 ];
 
@@ -130,6 +131,10 @@ function convert(spec: OptionSpec, value: unknown, source: Source): unknown {
     }
     case 'file':
       return text(value);
+    case 'bool':
+      if (value === true || value === 'true' || value === 'on' || value === '1') return true;
+      if (value === false || value === 'false' || value === 'off' || value === '0') return false;
+      throw new ConfigError(`${name}: use true or false, got ${JSON.stringify(value)}`);
   }
 }
 

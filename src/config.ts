@@ -74,6 +74,8 @@ export interface ServerConfig {
   drainTimeout: number;
   /** Where a generated shared secret is kept. */
   stateDir: string;
+  /** The conferencing page (`/`) and its signaling (`/signal`) on the HTTP listener. */
+  web: boolean;
 }
 
 /** True for 127.0.0.0/8 and ::1, where a keyless credential service reaches no one else. */
@@ -120,6 +122,7 @@ export const DEFAULTS: ServerConfig = {
   maxCredentialTtl: 86400,
   drainTimeout: 30,
   stateDir: process.getuid?.() === 0 ? '/var/lib/turnkit' : '.turnkit',
+  web: true,
 };
 
 /** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */
@@ -195,6 +198,7 @@ export interface ConfigInput {
   publicHost?: string;
   drainTimeout?: number;
   stateDir?: string;
+  web?: boolean;
 }
 
 /** Parses "name:password" as `--user` takes it (the password may contain colons). */
@@ -283,6 +287,7 @@ function resolveServices(config: ServerConfig, input: ConfigInput): void {
     config.publicHost = input.publicHost;
   }
   if (input.drainTimeout !== undefined) config.drainTimeout = wholeNumber('--drain-timeout', input.drainTimeout, 0, 3600);
+  if (input.web !== undefined) config.web = input.web;
   if (input.stateDir !== undefined) {
     if (input.stateDir.length === 0) throw new ConfigError('--state-dir: give a directory');
     config.stateDir = input.stateDir;

@@ -65,6 +65,7 @@ const RESTART_ONLY: ReadonlyArray<keyof ServerConfig> = [
   'relayPorts',
   'relayIp',
   'stateDir',
+  'web',
 ];
 
 /** How long a TLS client may take to finish its handshake. */
@@ -442,7 +443,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       }
     };
     const http = await optionalHttp(config.httpListen, config.httpListen === DEFAULTS.httpListen, (hp) =>
-      startCredentialService(hp, () => endpointConfig, health, logger, createWebClient(() => endpointConfig, logger)),
+      startCredentialService(hp, () => endpointConfig, health, logger, config.web ? createWebClient(() => endpointConfig, logger) : undefined),
     );
     const metricsHttp = await optionalHttp(config.metricsListen, config.metricsListen === DEFAULTS.metricsListen, (hp) =>
       startMetricsService(hp, metrics.registry),

@@ -12,6 +12,8 @@ import { startCredentialService, type HttpListener } from '../../src/services/ht
 import { createLogger } from '../../src/services/logger.js';
 import { createWebClient, type SignalingOptions } from '../../src/services/signaling.js';
 import { parseClientMessage, RateLimiter, Rooms } from '../../src/services/signaling-protocol.js';
+import { loadEnv } from '../../src/config-file.js';
+import { startServer } from '../../src/index.js';
 
 const SECRET = 'signal-secret';
 const URIS = ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp'];
@@ -255,6 +257,31 @@ t.test('page and assets on the same listener; API untouched', async (t) => {
   t.equal((await fetch(`${http}/healthz`)).status, 200);
   t.equal((await fetch(`${http}/ice-servers?username=a`)).status, 401, 'credential API still needs its key');
   t.equal((await fetch(`${http}/nope.js`)).status, 404);
+});
+
+t.test('the server: web client on by default, off with web: false (TURNKIT_WEB=false / --no-web)', async (t) => {
+  t.same(loadEnv({ TURNKIT_WEB: 'false' }), { web: false });
+  t.throws(() => loadEnv({ TURNKIT_WEB: 'maybe' }), /TURNKIT_WEB: use true or false/);
+  for (const web of [true, false]) {
+    const s = await startServer({ listen: [{ host: '127.0.0.1', port: 0 }], httpListen: { host: '127.0.0.1', port: 0 }, metricsListen: null, secrets: ['server-secret'], logLevel: 'silent', ...(web ? {} : { web }) });
+    t.teardown(() => s.close());
+    const base = `127.0.0.1:${s.http!.port}`;
+    const page = await fetch(`http://${base}/`);
+    // 503 when dist/web is not built (tsc -p . alone), 200 after npm run build
+    t.ok(web ? [200, 503].includes(page.status) : page.status === 404, `web ${web}: GET / → ${page.status}`);
+    const c = new Client(`ws://${base}/signal`, t);
+    if (web) {
+      await c.open();
+      c.send({ type: 'join', room: 'r' });
+      const w = await c.next('welcome');
+      const ice = (w.iceServers as Array<{ urls: string[]; username: string; credential: string }>)[0]!;
+      const own = s.listeners.map((l) => `turn:127.0.0.1:${l.port}?transport=${l.transport}`);
+      t.ok(ice.urls.length > 0 && ice.urls.every((u) => own.includes(u)), `the server's own TURN URIs (${ice.urls.join(' ')})`);
+      t.equal(ice.credential, createHmac('sha1', 'server-secret').update(ice.username).digest('base64'));
+    } else {
+      await t.rejects(c.open(), 'no WebSocket upgrade');
+    }
+  }
 });
 
 t.test('protocol: pure parts', async (t) => {
