@@ -3,9 +3,11 @@
  * validation, rooms and a per-socket rate limiter. No I/O, no clock of its own (time comes in).
  *
  * Client → server: `{type:'join', room}`, `{type:'leave'}`, `{type:'offer'|'answer', to, sdp}`,
- * `{type:'candidate', to, candidate}` (candidate null = end of candidates).
+ * `{type:'candidate', to, candidate}` (candidate null = end of candidates), `{type:'renew'}` (a fresh
+ * credential before the current one expires).
  * Server → client: `welcome` (own id, peers already in the room, iceServers), `peer-joined`,
- * `peer-left`, relayed `offer`/`answer`/`candidate` with `from`, and `error` with a code.
+ * `peer-left`, relayed `offer`/`answer`/`candidate` with `from`, `ice-servers` (answer to renew),
+ * and `error` with a code.
  */
 
 /** Room names: short, and nothing odd in logs or URLs. */
@@ -26,6 +28,7 @@ export interface CandidateInit {
 export type ClientMessage =
   | { type: 'join'; room: string }
   | { type: 'leave' }
+  | { type: 'renew' }
   | { type: 'offer' | 'answer'; to: string; sdp: string }
   | { type: 'candidate'; to: string; candidate: CandidateInit | null };
 
@@ -44,6 +47,7 @@ export type ServerMessage =
   | { type: 'offer' | 'answer'; from: string; sdp: string }
   | { type: 'candidate'; from: string; candidate: CandidateInit | null }
   | { type: 'left'; room: string }
+  | { type: 'ice-servers'; iceServers: IceServerJson[]; ttl: number }
   | { type: 'error'; code: ErrorCode; message: string };
 
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; error: string };
@@ -95,10 +99,11 @@ export function parseClientMessage(text: string): ParseResult {
       if (typeof v.room !== 'string' || !ROOM_NAME.test(v.room)) return { ok: false, error: 'join.room: 1-64 characters from A-Z a-z 0-9 _ . -' };
       return { ok: true, message: { type: 'join', room: v.room } };
     }
-    case 'leave': {
+    case 'leave':
+    case 'renew': {
       const extra = onlyKeys(v, ['type']);
-      if (extra) return { ok: false, error: `leave: unknown field "${extra}"` };
-      return { ok: true, message: { type: 'leave' } };
+      if (extra) return { ok: false, error: `${v.type}: unknown field "${extra}"` };
+      return { ok: true, message: { type: v.type } };
     }
     case 'offer':
     case 'answer': {
@@ -118,7 +123,7 @@ export function parseClientMessage(text: string): ParseResult {
       return { ok: true, message: { type: 'candidate', to: v.to, candidate: c } };
     }
     default:
-      return { ok: false, error: 'type: one of join, leave, offer, answer, candidate' };
+      return { ok: false, error: 'type: one of join, leave, renew, offer, answer, candidate' };
   }
 }
 

@@ -180,6 +180,17 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
         logger.debug('signaling join', { peer: p.id, room: m.room, peers: r.others.length + 1 });
         return;
       }
+      case 'renew': {
+        if (rooms.roomOf(p.id) === undefined) return fail(p, 'not-in-room', 'join a room first');
+        try {
+          const ice = iceServers(p);
+          send(p, { type: 'ice-servers', iceServers: ice.servers, ttl: ice.ttl });
+        } catch (err) {
+          logger.error('signaling: cannot mint a credential', { error: (err as Error).message });
+          fail(p, 'unavailable', 'cannot mint a TURN credential');
+        }
+        return;
+      }
       case 'leave': {
         const room = rooms.roomOf(p.id);
         if (room === undefined) return fail(p, 'not-in-room', 'not in a room');

@@ -26,6 +26,7 @@ type ServerMessage =
   | { type: 'offer' | 'answer'; from: string; sdp: string }
   | { type: 'candidate'; from: string; candidate: CandidateJson | null }
   | { type: 'left'; room: string }
+  | { type: 'ice-servers'; iceServers: IceServerJson[]; ttl: number }
   | { type: 'error'; code: string; message: string };
 
 /** One row of the candidates table. */
@@ -68,11 +69,13 @@ export interface PeerSummary {
 interface Peer {
   id: string;
   pc: RTCPeerConnection;
+  /** This side made the offer (and makes the ICE restart when the credential is renewed). */
+  offerer: boolean;
   queue: Promise<void>;
   tile: HTMLElement;
   video: HTMLVideoElement;
   panel: HTMLElement;
-  last: { t: number; sent: number; received: number } | undefined;
+  last: { t: number; sent: number; received: number; pair: string } | undefined;
   summary: PeerSummary;
 }
 
@@ -97,6 +100,7 @@ const state = {
   local: undefined as MediaStream | undefined,
   peers: new Map<string, Peer>(),
   timer: undefined as number | undefined,
+  renewTimer: undefined as number | undefined,
 };
 
 function status(text: string): void {
@@ -153,7 +157,29 @@ function send(m: unknown): void {
   if (state.ws?.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(m));
 }
 
-function createPeer(id: string): Peer {
+/** Asks for a fresh credential before this one expires (at 80 % of its lifetime). */
+function scheduleRenew(ttl: number): void {
+  if (state.renewTimer !== undefined) clearTimeout(state.renewTimer);
+  state.renewTimer = undefined;
+  if (ttl > 0) state.renewTimer = window.setTimeout(() => send({ type: 'renew' }), Math.max(30, ttl * 0.8) * 1000);
+}
+
+/** New credential: every connection gets it, and the offering side restarts ICE so TURN uses it. */
+function renewed(iceServers: IceServerJson[], ttl: number): void {
+  state.iceServers = iceServers;
+  for (const p of state.peers.values()) {
+    p.pc.setConfiguration({ ...p.pc.getConfiguration(), iceServers: iceServers as RTCIceServer[] });
+    if (p.offerer) {
+      enqueue(p, async () => {
+        await p.pc.setLocalDescription(await p.pc.createOffer({ iceRestart: true }));
+        send({ type: 'offer', to: p.id, sdp: p.pc.localDescription!.sdp });
+      });
+    }
+  }
+  scheduleRenew(ttl);
+}
+
+function createPeer(id: string, offerer = false): Peer {
   const pc = new RTCPeerConnection({ iceServers: state.iceServers as RTCIceServer[], iceTransportPolicy: relayOnly() ? 'relay' : 'all' });
   const { tile, video } = addTile(id, `Peer ${id.slice(0, 6)}`, false);
   const panel = el('section', { class: 'peer-ice', 'aria-label': `ICE for peer ${id.slice(0, 6)}` });
@@ -161,6 +187,7 @@ function createPeer(id: string): Peer {
   const peer: Peer = {
     id,
     pc,
+    offerer,
     queue: Promise.resolve(),
     tile,
     video,
@@ -238,8 +265,9 @@ function onMessage(m: ServerMessage): void {
       const url = new URL(location.href);
       url.searchParams.set('room', m.room);
       history.replaceState(null, '', url);
+      scheduleRenew(m.ttl);
       for (const other of m.peers) {
-        const p = createPeer(other);
+        const p = createPeer(other, true);
         enqueue(p, async () => {
           await p.pc.setLocalDescription(await p.pc.createOffer());
           send({ type: 'offer', to: other, sdp: p.pc.localDescription!.sdp });
@@ -275,6 +303,9 @@ function onMessage(m: ServerMessage): void {
       return;
     }
     case 'left':
+      return;
+    case 'ice-servers':
+      renewed(m.iceServers, m.ttl);
       return;
     case 'error':
       status(`Signaling error (${m.code}): ${m.message}`);
@@ -327,6 +358,7 @@ async function leave(): Promise<void> {
   for (const id of [...state.peers.keys()]) removePeer(id);
   if (state.timer !== undefined) clearInterval(state.timer);
   state.timer = undefined;
+  scheduleRenew(0);
   state.room = undefined;
   state.id = undefined;
   $<HTMLButtonElement>('join').disabled = false;
@@ -377,13 +409,17 @@ async function refreshStats(): Promise<void> {
     report.forEach((s: StatsEntry) => all.set(s.id, s));
     const candidates: CandidateView[] = [];
     let selectedPairId: string | undefined;
+    let transport: StatsEntry | undefined;
     let framesDecoded = 0;
     let lost = 0;
     let received = 0;
     for (const s of all.values()) {
       if (s.type === 'local-candidate') candidates.push(candidateView(s, 'local'));
       else if (s.type === 'remote-candidate') candidates.push(candidateView(s, 'remote'));
-      else if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') selectedPairId = s.selectedCandidatePairId;
+      else if (s.type === 'transport' && typeof s.selectedCandidatePairId === 'string') {
+        selectedPairId = s.selectedCandidatePairId;
+        transport = s;
+      }
       else if (s.type === 'inbound-rtp') {
         if (s.kind === 'video') framesDecoded += Number(s.framesDecoded ?? 0);
         lost += Math.max(0, Number(s.packetsLost ?? 0));
@@ -420,16 +456,19 @@ async function refreshStats(): Promise<void> {
       sum.selected = { local, remote, kind: pairKind(local, remote) };
       sum.rttMs = typeof sel.currentRoundTripTime === 'number' ? sel.currentRoundTripTime * 1000 : undefined;
       const now = performance.now();
-      const sent = Number(sel.bytesSent ?? 0);
-      const recv = Number(sel.bytesReceived ?? 0);
+      // The transport's counters survive a change of pair (ICE restart); Firefox has only the pair's.
+      const counters = transport ?? sel;
+      const sent = Number(counters.bytesSent ?? 0);
+      const recv = Number(counters.bytesReceived ?? 0);
+      const pairKey = transport ? 'transport' : sel.id;
       // Rates over at least half a second (an extra refresh right after the timer's would show 0).
-      if (!p.last || now - p.last.t >= 500) {
-        if (p.last) {
+      if (!p.last || p.last.pair !== pairKey || now - p.last.t >= 500) {
+        if (p.last && p.last.pair === pairKey) {
           const dt = (now - p.last.t) / 1000;
           sum.bitrateOutKbps = Math.max(0, (8 * (sent - p.last.sent)) / dt / 1000);
           sum.bitrateInKbps = Math.max(0, (8 * (recv - p.last.received)) / dt / 1000);
         }
-        p.last = { t: now, sent, received: recv };
+        p.last = { t: now, sent, received: recv, pair: pairKey };
       }
       sum.bytesSent = sent;
       sum.bytesReceived = recv;
@@ -439,6 +478,9 @@ async function refreshStats(): Promise<void> {
     renderPeer(p);
   }
 }
+
+/** Pairs listed per peer; the rest (mostly waiting ones) are counted. */
+const MAX_PAIR_ROWS = 8;
 
 function fmt(n: number | undefined, digits = 0, unit = ''): string {
   return n === undefined ? '–' : `${n.toFixed(digits)}${unit}`;
@@ -491,7 +533,9 @@ function renderPeer(p: Peer): void {
     el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Local'), el('th', { scope: 'col' }, 'Remote'), el('th', { scope: 'col' }, 'State'), el('th', { scope: 'col' }, 'RTT'))),
   );
   const pb = el('tbody');
-  for (const pr of s.pairs) {
+  const rank = (pr: PairView): number => (pr.selected ? 0 : pr.state === 'succeeded' ? 1 : pr.state === 'in-progress' ? 2 : pr.state === 'waiting' ? 3 : 4);
+  const shown = [...s.pairs].sort((x, y) => rank(x) - rank(y)).slice(0, MAX_PAIR_ROWS);
+  for (const pr of shown) {
     const row = el(
       'tr',
       pr.selected ? { class: 'selected' } : {},
@@ -501,6 +545,9 @@ function renderPeer(p: Peer): void {
       el('td', { class: 'num' }, fmt(pr.rtt === undefined ? undefined : pr.rtt * 1000, 1, ' ms')),
     );
     pb.append(row);
+  }
+  if (s.pairs.length > shown.length) {
+    pb.append(el('tr', {}, el('td', { colspan: '4' }, `… and ${s.pairs.length - shown.length} more pairs (waiting, failed or from before an ICE restart)`)));
   }
   pairs.append(pb);
   p.panel.replaceChildren(el('h3', {}, `Peer ${p.id.slice(0, 6)}`), summary, cands, pairs);
@@ -558,13 +605,14 @@ async function turnTest(): Promise<void> {
 
 declare global {
   interface Window {
-    turnkitConference: { peers(): PeerSummary[]; id(): string | undefined; refresh(): Promise<void> };
+    turnkitConference: { peers(): PeerSummary[]; id(): string | undefined; refresh(): Promise<void>; renew(): void };
   }
 }
 window.turnkitConference = {
   peers: () => [...state.peers.values()].map((p) => p.summary),
   id: () => state.id,
   refresh: refreshStats,
+  renew: () => send({ type: 'renew' }),
 };
 
 function init(): void {

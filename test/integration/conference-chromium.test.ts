@@ -211,6 +211,21 @@ t.test('conference page through turnkit in Chromium', { skip: missing() }, async
     const shot = join(OUT_DIR, 'conference.png');
     await a.screenshot({ path: shot, fullPage: true });
     t.ok(existsSync(shot), `screenshot saved: ${shot}`);
+    // Credential renewal (normally at 80 % of the TTL): new ice servers, ICE restart, call goes on.
+    const created = await counterSum(server.metrics, 'turnkit_allocation_events_total', { event: 'created' });
+    const frames = (await peers(b))[0]!.framesDecoded;
+    for (const pg of [a, b]) await pg.evaluate(() => (globalThis as unknown as { turnkitConference: { renew(): void } }).turnkitConference.renew());
+    await b.waitForFunction(
+      (n) => (globalThis as unknown as { turnkitConference: { peers(): PeerSummary[] } }).turnkitConference.peers()[0]!.framesDecoded > n + 30,
+      frames,
+      { timeout: 20_000, polling: 250 },
+    );
+    const createdAfter = await counterSum(server.metrics, 'turnkit_allocation_events_total', { event: 'created' });
+    t.ok(createdAfter > created, `after renewal: ICE restart made new allocations (${created} → ${createdAfter}); video still decoding`);
+    t.equal((await peers(b))[0]!.selected?.local?.type, 'relay', 'still relayed');
+    await new Promise((r) => setTimeout(r, 2500));
+    const pb2 = (await peers(b))[0]!;
+    t.ok((pb2.bitrateInKbps ?? 0) > 0, `bitrate in after the restart: ${pb2.bitrateInKbps?.toFixed(0)} kbit/s`);
   });
 
   t.end();

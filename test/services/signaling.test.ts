@@ -104,6 +104,22 @@ t.test('join: welcome with peers and a valid short-lived TURN credential; no sec
   t.same(w2.peers, [w1.id], 'second sees the first');
 });
 
+t.test('renew: a fresh credential for a peer in a room', async (t) => {
+  const { url } = await start(t);
+  const c = new Client(url, t);
+  await c.open();
+  c.send({ type: 'renew' });
+  t.equal((await c.next('error')).code, 'not-in-room', 'not before joining');
+  c.send({ type: 'join', room: 'r' });
+  const w = await c.next('welcome');
+  c.send({ type: 'renew' });
+  const m = await c.next('ice-servers');
+  const s = (m.iceServers as Array<{ urls: string[]; username: string; credential: string }>)[0]!;
+  t.equal(m.ttl, 3600);
+  t.match(s.username, new RegExp(`^\\d+:web\\.${w.id}$`));
+  t.equal(s.credential, createHmac('sha1', SECRET).update(s.username).digest('base64'), 'valid');
+});
+
 t.test('no secret configured: STUN only', async (t) => {
   const { url } = await start(t, {}, []);
   const { welcome } = await joined(url, t, 'demo');
