@@ -6,7 +6,8 @@
  * and sends it as `iceServers`: no secret or API key ever reaches the page.
  *
  * Abuse limits: one message ≤ maxMessageBytes (larger closes the socket, 1009), a closed JSON
- * shape, a token bucket per socket, a cap on connections, Origin must match Host when sent, and
+ * shape, a token bucket per socket, a cap on connections, Origin must match Host (or
+ * X-Forwarded-Host) when sent, and
  * ping/pong: a socket that misses a pong is closed. Any bad input → an `error` message to that
  * socket (closed with 1008 after too many), never an exception out of here.
  */
@@ -296,7 +297,11 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
         } catch {
           host = undefined;
         }
-        if (host !== req.headers.host) return rejectUpgrade(socket, 403, 'Forbidden');
+        // Behind a reverse proxy that rewrites Host, the proxy's X-Forwarded-Host names the page's host
+        // (a page cannot set that header on a WebSocket, so a foreign page still cannot pass).
+        const forwarded = req.headers['x-forwarded-host'];
+        const forwardedHost = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+        if (host === undefined || (host !== req.headers.host && host !== forwardedHost)) return rejectUpgrade(socket, 403, 'Forbidden');
       }
       if (wss.clients.size >= o.maxConnections) return rejectUpgrade(socket, 503, 'Service Unavailable');
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));

@@ -239,6 +239,12 @@ t.test('foreign Origin refused; same-origin accepted; other paths refused', asyn
   const ok = new Client(url, t, { origin: `http://${host}` });
   await ok.open();
   t.pass('same origin accepted');
+  const proxied = new Client(url, t, { origin: 'https://meet.example.com', 'x-forwarded-host': 'meet.example.com' });
+  await proxied.open();
+  t.pass('behind a proxy: Origin matching X-Forwarded-Host accepted');
+  const evil2 = new WebSocket(url, { headers: { origin: 'https://evil.example', 'x-forwarded-host': 'meet.example.com' } });
+  evil2.on('error', () => undefined);
+  t.equal(await new Promise<number>((resolve) => evil2.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0)))), 403, 'a foreign Origin still refused behind a proxy');
   const other = new WebSocket(url.replace('/signal', '/other'));
   other.on('error', () => undefined);
   t.equal(await new Promise<number>((resolve) => other.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0)))), 404);
