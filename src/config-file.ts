@@ -58,7 +58,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'max_credential_ttl', field: 'maxCredentialTtl', flag: '--max-credential-ttl <seconds>', type: 'int', default: '86400', doc: 'longest credential the service hands out' },
   { key: 'public_host', field: 'publicHost', flag: '--public-host <name>', type: 'string', default: 'external IP or listen address', doc: 'host name in the TURN URIs the service returns' },
   { key: 'drain_timeout', field: 'drainTimeout', flag: '--drain-timeout <seconds>', type: 'int', default: '30', doc: 'on SIGTERM, how long live allocations may keep relaying' },
-  { key: 'web', field: 'web', flag: '--no-web', type: 'bool', default: 'true', doc: 'the conferencing page at / and its signaling at /signal on the HTTP listener (mints TURN credentials for whoever joins), or false' },
+  { key: 'web', field: 'web', flag: '--no-web', type: 'bool', default: 'true on a loopback http_listen, else false', doc: 'the conferencing page at / and its signaling at /signal on the HTTP listener (it mints a TURN credential for whoever joins)' },
   { key: 'state_dir', field: 'stateDir', flag: '--state-dir <dir>', type: 'string', default: '/var/lib/turnkit as root, else ./.turnkit', doc: 'where a generated secret is kept (0600)' },
 ];
 

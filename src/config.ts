@@ -287,7 +287,9 @@ function resolveServices(config: ServerConfig, input: ConfigInput): void {
     config.publicHost = input.publicHost;
   }
   if (input.drainTimeout !== undefined) config.drainTimeout = wholeNumber('--drain-timeout', input.drainTimeout, 0, 3600);
-  if (input.web !== undefined) config.web = input.web;
+  // The page hands a TURN credential to whoever loads it: on by default only where the listener is
+  // loopback, like the keyless credential service; elsewhere it takes an explicit `web: true`.
+  config.web = input.web ?? (config.httpListen !== null && isLoopback(config.httpListen.host));
   if (input.stateDir !== undefined) {
     if (input.stateDir.length === 0) throw new ConfigError('--state-dir: give a directory');
     config.stateDir = input.stateDir;

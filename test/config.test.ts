@@ -87,6 +87,15 @@ t.test('TURN settings: defaults, and values taken as given', async (t) => {
   t.equal(c.realm, 'example.org');
 });
 
+t.test('the conferencing page is on by default only on a loopback HTTP listener', async (t) => {
+  t.equal(resolveConfig({}).web, true, 'default 127.0.0.1:8080');
+  const key = 'k'.repeat(20);
+  t.equal(resolveConfig({ httpListen: { host: '0.0.0.0', port: 8080 }, apiKeys: [key] }).web, false, 'public listener: off');
+  t.equal(resolveConfig({ httpListen: { host: '0.0.0.0', port: 8080 }, apiKeys: [key], web: true }).web, true, 'unless asked for');
+  t.equal(resolveConfig({ web: false }).web, false);
+  t.equal(resolveConfig({ httpListen: null }).web, false, 'no listener, no page');
+});
+
 t.test('parseUser splits at the first colon only', async (t) => {
   t.same(parseUser('alice:pa:ss'), ['alice', 'pa:ss']);
   t.throws(() => parseUser('alice'), { code: 'ERR_CONFIG_INVALID' });
