@@ -28,6 +28,29 @@ export interface SignalingConfig {
   secrets: readonly string[];
   /** TURN URIs, as the credential service hands them out. */
   uris: readonly string[];
+  /**
+   * True when the URIs' host is only this machine's host name (wildcard listener, no public host
+   * or external IP configured): the name the browser used to reach the page is then a better one.
+   */
+  uriHostGuessed?: boolean;
+}
+
+/** Puts `host` in place of the host of a turn:/turns: URI (RFC 7065), keeping scheme, port and query. */
+export function withUriHost(uri: string, host: string): string {
+  return uri.replace(/^(turns?:)(\[[^\]]+\]|[^:?]+)/, `$1${host}`);
+}
+
+/** The host name the page was reached by (X-Forwarded-Host behind a proxy, else Host), without port. */
+function pageHostOf(req: http.IncomingMessage): string | undefined {
+  const forwarded = req.headers['x-forwarded-host'];
+  const raw = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() || req.headers.host;
+  if (!raw) return undefined;
+  try {
+    const hostname = new URL(`http://${raw}`).hostname;
+    return /^[A-Za-z0-9.:[\]-]{1,255}$/.test(hostname) ? hostname : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface SignalingOptions {
@@ -75,6 +98,8 @@ export interface WebClient {
 interface Peer {
   id: string;
   ws: WebSocket;
+  /** The host name the page used, for TURN URIs when ours is only a guess. */
+  pageHost?: string;
   limiter: RateLimiter;
   violations: number;
   limited: boolean;
@@ -134,7 +159,8 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
       return { servers: stun.length ? [{ urls: stun }] : [], ttl: 0 };
     }
     const cred = mintRestCredential(c.secrets[0]!, `web.${p.id}`, o.credentialTtl, Date.now());
-    return { servers: [{ urls: [...c.uris], username: cred.username, credential: cred.password }], ttl: cred.ttl };
+    const urls = c.uriHostGuessed && p.pageHost ? c.uris.map((u) => withUriHost(u, p.pageHost!)) : [...c.uris];
+    return { servers: [{ urls, username: cred.username, credential: cred.password }], ttl: cred.ttl };
   };
 
   const onMessage = (p: Peer, data: RawData, isBinary: boolean): void => {
@@ -209,8 +235,10 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
     }
   };
 
-  wss.on('connection', (ws: WebSocket) => {
+  wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) => {
     const p: Peer = { id: randomBytes(8).toString('hex'), ws, limiter: new RateLimiter(o.burst, o.perSecond, Date.now()), violations: 0, limited: false, alive: true };
+    const pageHost = pageHostOf(req);
+    if (pageHost) p.pageHost = pageHost;
     peers.set(p.id, p);
     ws.on('message', (data, isBinary) => {
       try {

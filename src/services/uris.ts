@@ -7,6 +7,11 @@ function uriHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** True when turnUris can only name this machine's host name (nothing configured, wildcard listeners). */
+export function uriHostIsGuess(config: ServerConfig, listeners: readonly ListenerInfo[]): boolean {
+  return !config.publicHost && !config.externalIp && !listeners.some((l) => l.role === 'primary' && !isWildcard(l.address));
+}
+
 /**
  * The TURN URIs (RFC 7065) the credential service hands out: the public host name, else the
  * external IP, else the first specific listen address, else the host name; one URI per transport

@@ -5,7 +5,7 @@ import type dgram from 'node:dgram';
 import { DEFAULTS, formatHostPort, isWildcard, rfc5780Primary, type HostPort, type ServerConfig } from '../config.js';
 import { startCredentialService, startMetricsService, type Health, type HttpListener } from '../services/http.js';
 import { createWebClient } from '../services/signaling.js';
-import { turnUris } from '../services/uris.js';
+import { turnUris, uriHostIsGuess } from '../services/uris.js';
 import { TurnkitError } from '../errors.js';
 import { createLogger, type Logger } from '../services/logger.js';
 import type { Registry } from 'prom-client';
@@ -428,6 +428,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       corsOrigins: config.corsOrigins,
       maxTtl: config.maxCredentialTtl,
       uris,
+      uriHostGuessed: uriHostIsGuess(config, listeners),
     };
     // The built-in localhost ports are a convenience: if something holds them, carry on without.
     const optionalHttp = async (hp: HostPort | null, builtIn: boolean, start: (hp: HostPort) => Promise<HttpListener>): Promise<HostPort | undefined> => {
@@ -488,6 +489,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         corsOrigins: next.corsOrigins,
         maxTtl: next.maxCredentialTtl,
         uris: turnUris(next, listeners),
+        uriHostGuessed: uriHostIsGuess(next, listeners),
       };
       config = { ...next, ...Object.fromEntries(RESTART_ONLY.map((k) => [k, config[k]])) } as ServerConfig;
       logger.info('reloaded', { needsRestart: restart, users: Object.keys(next.users).length, secrets: next.secrets.length });
