@@ -17,41 +17,20 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Browser, BrowserServer, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium, within } from '../helpers/chromium.js';
 import { counterSum, freePortRange, repoRoot, startTurnkit, type RunningServer, type Teardown } from './lib.js';
 
 t.setTimeout(150_000);
 
-const CHROMIUM = '/usr/bin/chromium';
 const SECRET = 'conference-secret';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--allow-loopback-in-peer-connection',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--autoplay-policy=no-user-gesture-required',
-];
+/** Fake camera and microphone, and video that may play without a click. */
+const MEDIA_ARGS = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
 const OUT_DIR = join(repoRoot, 'test-output');
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
-function missing(): string | false {
-  if (!existsSync(CHROMIUM)) return `${CHROMIUM} not installed (Debian package chromium)`;
-  try {
-    createRequire(import.meta.url).resolve('playwright-core');
-  } catch {
-    return 'playwright-core not installed (npm devDependency)';
-  }
-  return false;
-}
 
 /** What the page reports (window.turnkitConference.peers(), see src/web/app.ts). */
 interface Cand {
@@ -72,37 +51,9 @@ interface PeerSummary {
   bytesReceived: number;
 }
 
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 async function launchBrowser(t: Tap): Promise<Browser> {
-  const { chromium } = await import('playwright-core');
-  const server: BrowserServer = await chromium.launchServer({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 30_000 });
-  const pid = server.process().pid;
-  t.teardown(async () => {
-    try {
-      await within(server.close(), 10_000, 'closing Chromium');
-    } catch {
-      await within(server.kill(), 10_000, 'killing Chromium').catch(() => undefined);
-    }
-    if (pid !== undefined) {
-      try {
-        process.kill(pid, 0);
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone, as it should be
-      }
-    }
-  });
-  const browser = await chromium.connect(server.wsEndpoint(), { timeout: 30_000 });
-  t.teardown(() => within(browser.close(), 10_000, 'disconnecting from Chromium').catch(() => undefined));
+  const { browser, pid } = await launchChromium(t, MEDIA_ARGS);
   t.comment(`Chromium ${browser.version()} (pid ${pid})`);
   return browser;
 }
@@ -130,7 +81,7 @@ async function decoding(page: Page, timeoutMs = 40_000): Promise<PeerSummary> {
   return (await peers(page))[0]!;
 }
 
-t.test('conference page through turnkit in Chromium', { skip: missing() }, async (t) => {
+t.test('conference page through turnkit in Chromium', { skip: chromiumMissing() }, async (t) => {
   // The test runner compiles with `tsc -p .` only; the page needs its own build.
   execFileSync('npm', ['run', '-s', 'build:web'], { cwd: repoRoot, stdio: 'pipe', timeout: 60_000 });
   t.ok(existsSync(join(repoRoot, 'dist', 'web', 'app.js')), 'page built');

@@ -274,6 +274,29 @@ export async function startTurnkit(t: Teardown, opts: StartOptions): Promise<Run
 }
 
 /**
+ * Starts a TURN server for relay-only browser and werift tests on 127.0.0.1: a 40-port relay range,
+ * the given static users and REST secret, loopback peers allowed only when asked. Returns its UDP port.
+ */
+export async function startRelayTurn(
+  t: Teardown,
+  opts: { realm: string; users: Record<string, string>; secret: string; allowLoopback: boolean },
+): Promise<{ server: RunningServer; port: number }> {
+  const relay = await freePortRange(['127.0.0.1'], 40, ['udp']);
+  const server = await startTurnkit(t, {
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    realm: opts.realm,
+    users: opts.users,
+    secrets: [opts.secret],
+    relayPorts: `${relay}-${relay + 39}`,
+    relayIp: '127.0.0.1',
+    ...(opts.allowLoopback ? { allowPeers: ['127.0.0.0/8'] } : {}),
+  });
+  const udp = server.listeners.find((l) => l.transport === 'udp');
+  if (!udp) throw new Error(`no UDP listener: ${JSON.stringify(server.listeners)}`);
+  return { server, port: udp.port };
+}
+
+/**
  * Starts turnkit in-process with RFC 5780 on 127.0.0.1 + 127.0.0.2, ports P and P+1, retrying
  * when the chosen ports were taken in the meantime.
  */

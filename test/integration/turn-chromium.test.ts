@@ -13,47 +13,24 @@
  */
 import t from 'tap';
 import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import type { Browser, BrowserServer, Page } from 'playwright-core';
-import { counterSum, freePortRange, metricsJson, repoRoot, startTurnkit, waitForCounter, type RunningServer, type Teardown } from './lib.js';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumMissing, launchChromium, within } from '../helpers/chromium.js';
+import { counterSum, metricsJson, repoRoot, startRelayTurn, waitForCounter, type RunningServer, type Teardown } from './lib.js';
 
 t.setTimeout(150_000);
 
-const CHROMIUM = '/usr/bin/chromium';
 const FIXTURE = join(repoRoot, 'test', 'integration', 'turn-browser-page.html');
 const REALM = 'example.org';
 const SECRET = 'chromium-rest-secret';
 const MESSAGES = 10;
-/** Flags from docs (reference/webrtc.md): root needs --no-sandbox; loopback-only ICE needs the last one. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--allow-loopback-in-peer-connection',
-];
 
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
-function missing(): string | false {
-  if (!existsSync(CHROMIUM)) {
-    return `${CHROMIUM} not installed (Debian package chromium; scripts/install-test-deps.sh installs it when root)`;
-  }
-  try {
-    createRequire(import.meta.url).resolve('playwright-core');
-  } catch {
-    return 'playwright-core not installed (npm devDependency)';
-  }
-  return false;
-}
-const needChromium = { skip: missing() };
+const needChromium = { skip: chromiumMissing() };
 
 /** What window.runTurnTest resolves with (see turn-browser-page.html). */
 interface CandidateInfo {
@@ -88,16 +65,6 @@ function restCredential(secret: string, id: string, ttlSeconds = 3600): { userna
   return { username, credential: createHmac('sha1', secret).update(username).digest('base64') };
 }
 
-/** Resolves within ms or rejects; the promise itself keeps running. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-    }),
-  ]);
-}
 
 /** The fixture page over HTTP on 127.0.0.1 (a secure context, unlike a file: URL). */
 async function servePage(t: Teardown): Promise<string> {
@@ -118,50 +85,9 @@ async function servePage(t: Teardown): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 }
 
-/** Launches Chromium once; teardown closes it by the handle and, failing that, kills it by PID. */
-async function launchBrowser(t: Tap): Promise<{ browser: Browser; pid: number | undefined }> {
-  const { chromium } = await import('playwright-core');
-  const server: BrowserServer = await chromium.launchServer({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    timeout: 30_000,
-  });
-  const pid = server.process().pid;
-  t.teardown(async () => {
-    try {
-      await within(server.close(), 10_000, 'closing Chromium');
-    } catch {
-      await within(server.kill(), 10_000, 'killing Chromium').catch(() => undefined);
-    }
-    if (pid !== undefined) {
-      try {
-        process.kill(pid, 0);
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // gone, as it should be
-      }
-    }
-  });
-  const browser = await chromium.connect(server.wsEndpoint(), { timeout: 30_000 });
-  t.teardown(() => within(browser.close(), 10_000, 'disconnecting from Chromium').catch(() => undefined));
-  return { browser, pid };
-}
 
-async function startTurn(t: Tap, allowLoopback: boolean): Promise<{ server: RunningServer; port: number }> {
-  const relay = await freePortRange(['127.0.0.1'], 40, ['udp']);
-  const server = (await startTurnkit(t as Teardown, {
-    listen: [{ host: '127.0.0.1', port: 0 }],
-    realm: REALM,
-    users: { chrome: 'chrome-pass' },
-    secrets: [SECRET],
-    relayPorts: `${relay}-${relay + 39}`,
-    relayIp: '127.0.0.1',
-    ...(allowLoopback ? { allowPeers: ['127.0.0.0/8'] } : {}),
-  })) as RunningServer;
-  const udp = server.listeners.find((l) => l.transport === 'udp');
-  if (!udp) throw new Error(`no UDP listener: ${JSON.stringify(server.listeners)}`);
-  return { server, port: udp.port };
+function startTurn(t: Tap, allowLoopback: boolean): Promise<{ server: RunningServer; port: number }> {
+  return startRelayTurn(t as Teardown, { realm: REALM, users: { chrome: 'chrome-pass' }, secret: SECRET, allowLoopback });
 }
 
 async function runInPage(t: Tap, browser: Browser, url: string, iceServer: IceServer, timeoutMs: number): Promise<PageResult> {
@@ -201,7 +127,7 @@ async function counters(server: RunningServer) {
 
 t.test('Chromium ↔ Chromium data channel, relay-only through turnkit', needChromium, async (t) => {
   const url = await servePage(t);
-  const { browser, pid } = await launchBrowser(t);
+  const { browser, pid } = await launchChromium(t);
   t.comment(`Chromium ${browser.version()} (pid ${pid})`);
 
   const relayed = async (t: Tap, cred: { username: string; credential: string }) => {

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { counterSum, freePortRange, startTurnkit, type RunningServer, type Teardown } from './lib.js';
+import { counterSum, startRelayTurn, type RunningServer, type Teardown } from './lib.js';
 import { runTool } from '../helpers/process.js';
 import type { WeriftResult } from './turn-werift-peers.js';
 
@@ -43,20 +43,8 @@ function restCredential(secret: string, id: string, ttlSeconds = 3600): { userna
   return { username, credential: createHmac('sha1', secret).update(username).digest('base64') };
 }
 
-async function startTurn(t: Tap, allowLoopback: boolean): Promise<{ server: RunningServer; port: number }> {
-  const relay = await freePortRange(['127.0.0.1'], 40, ['udp']);
-  const server = (await startTurnkit(t as Teardown, {
-    listen: [{ host: '127.0.0.1', port: 0 }],
-    realm: REALM,
-    users: { werift: 'werift-pass' },
-    secrets: [SECRET],
-    relayPorts: `${relay}-${relay + 39}`,
-    relayIp: '127.0.0.1',
-    ...(allowLoopback ? { allowPeers: ['127.0.0.0/8'] } : {}),
-  })) as RunningServer;
-  const udp = server.listeners.find((l) => l.transport === 'udp');
-  if (!udp) throw new Error(`no UDP listener: ${JSON.stringify(server.listeners)}`);
-  return { server, port: udp.port };
+function startTurn(t: Tap, allowLoopback: boolean): Promise<{ server: RunningServer; port: number }> {
+  return startRelayTurn(t as Teardown, { realm: REALM, users: { werift: 'werift-pass' }, secret: SECRET, allowLoopback });
 }
 
 /** Runs the two werift peers in a child; returns its parsed result line (or a failure). */
