@@ -10,7 +10,7 @@
 // Options:
 //   --quick            one run of each scenario, short and small (< 60 s in all)
 //   --runs N           runs of each scenario (default 3; median and min/max are reported)
-//   --servers a,b      subset of: turnkit,coturn,node-turn,plain-node (default all)
+//   --servers a,b      subset of: turnkit,turnkit-native,coturn,node-turn,plain-node (default all)
 //   --only s1,s2       subset of scenarios by name prefix (e.g. binding,relay-cd,alloc,memory)
 //   --seconds S        measured seconds per load run (default 3; --quick 0.6)
 //   --out FILE         results file (default bench/results/<YYYY-MM-DD>.json; --quick: bench/results/tmp/)
@@ -51,7 +51,7 @@ const RUNS = Number(opt('--runs', QUICK ? 1 : 3));
 const SECONDS = Number(opt('--seconds', QUICK ? 0.6 : 3));
 const WARM = QUICK ? 0.2 : 1;
 const SERVER_WARMUP = QUICK ? 0.4 : 1.5; // seconds of Binding + ChannelData load on a fresh server before measuring (JIT)
-const SERVERS = opt('--servers', 'turnkit,coturn,node-turn,plain-node').split(',');
+const SERVERS = opt('--servers', 'turnkit,turnkit-native,coturn,node-turn,plain-node').split(',');
 const ONLY = opt('--only', '').split(',').filter(Boolean);
 const ALLOC_N = QUICK ? 300 : 3000;
 const MEM_POINTS = QUICK ? [1000] : [1000, 10000];
@@ -224,6 +224,17 @@ const SERVER_DEFS = {
       ...(rest ? ['--secret', SECRET] : ['--user', 'test:test']), '--realm', 'example.org', '--allow-peer', '127.0.0.0/8',
       '--relay-ip', '127.0.0.1', '--relay-ports', `${RELAY_MIN}-${RELAY_MAX}`, '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0',
       '--log-level', 'warn', ...turnkitExtra()]],
+  },
+  'turnkit-native': {
+    available: () => {
+      if (!existsSync(join(ROOT, 'dist/bin/turnkit.js'))) return 'dist/bin/turnkit.js missing (npm run build)';
+      return existsSync(join(ROOT, 'dist/native/dataplane.node')) ? null : 'dist/native/dataplane.node not built (node scripts/build-native.mjs needs gcc)';
+    },
+    rest: true,
+    cmd: (port, opts) => {
+      const [cmd, args] = SERVER_DEFS.turnkit.cmd(port, opts);
+      return [cmd, [...args, '--data-plane', 'native']];
+    },
   },
   coturn: {
     available: () => (have('turnserver') ? null : 'turnserver not found (Debian package coturn; bench/install-deps.sh installs it as root)'),
@@ -421,19 +432,24 @@ function summarise() {
 /** The terminal table from a results document (this run's, or a saved one with --report). */
 function table(doc) {
   const { summary, runs } = doc;
-  const all = ['turnkit', 'coturn', 'node-turn', 'plain-node'];
+  const all = ['turnkit', 'turnkit-native', 'coturn', 'node-turn', 'plain-node'];
   const present = (s) => Object.values(summary).some((sc) => sc[s]);
   const cols = all.filter(present);
-  const peers = cols.filter((s) => s !== 'turnkit');
-  const head = ['scenario / metric', ...cols, ...peers.map((p) => `tk/${p}`)];
+  const subjects = cols.filter((s) => s.startsWith('turnkit'));
+  const peers = cols.filter((s) => !s.startsWith('turnkit'));
+  const short = (s) => (s === 'turnkit' ? 'tk' : 'tk-native');
+  const pairs = subjects.flatMap((sub) => peers.map((p) => [sub, p]));
+  const head = ['scenario / metric', ...cols, ...pairs.map(([sub, p]) => `${short(sub)}/${p}`)];
   const rows = [];
   const cell = (st) => (st ? (runs > 1 && st.n > 1 ? `${fmt(st.median)} [${fmt(st.min)}–${fmt(st.max)}]` : fmt(st.median)) : '–');
   for (const [name, meta] of Object.entries(doc.scenarios)) {
     const sm = summary[name] ?? {};
     for (const { key, label, better } of meta.metrics) {
-      const tk = sm.turnkit?.[key];
       rows.push([`${name}: ${label}${better === 'up' ? ' ↑' : better === 'down' ? ' ↓' : ''}`, ...cols.map((c) => cell(sm[c]?.[key])),
-        ...peers.map((p) => (better !== 'info' && tk && sm[p]?.[key] && sm[p][key].median > 0 ? `${(tk.median / sm[p][key].median).toFixed(2)}×` : '–'))]);
+        ...pairs.map(([sub, p]) => {
+          const tk = sm[sub]?.[key];
+          return better !== 'info' && tk && sm[p]?.[key] && sm[p][key].median > 0 ? `${(tk.median / sm[p][key].median).toFixed(2)}×` : '–';
+        })]);
     }
   }
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

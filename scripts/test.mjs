@@ -2,7 +2,7 @@
 // turnkit test runner: `npm test [-- paths...]`.
 //
 // 1. scripts/install-test-deps.sh (Debian packages the integration tests use)
-// 2. tsc -p .  (tests run compiled, from dist/test/**/*.test.js)
+// 2. tsc -p .  (tests run compiled, from dist/test/**/*.test.js) and the native data plane
 // 3. runs each compiled tap test file in its own node process, 2 at a time,
 //    with a per-file timeout and a global one, and prints its TAP output
 // 4. last line: `N passed, N failed, N skipped` (leaf test points; see countTap)
@@ -27,6 +27,9 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The native data plane addon; when built, the files under NATIVE_PASS_DIRS also run on it. */
+const NATIVE_ADDON = join(ROOT, 'dist', 'native', 'dataplane.node');
+const NATIVE_PASS_DIRS = ['integration', 'transport'];
 const env = process.env;
 
 /** Reads a positive integer setting from the environment. */
@@ -387,11 +390,12 @@ const running = new Map(); // pid -> { file, abort(reason) }
  * t.setTimeout, which tap reports to us over IPC); we SIGALRM then SIGKILL
  * the group only if it is still alive after the grace period.
  */
-function runFile(file) {
+function runFile(entry) {
+  const { file, label, extraEnv } = typeof entry === 'string' ? { file: entry, label: entry, extraEnv: {} } : entry;
   return new Promise((resolveFile) => {
     const started = Date.now();
     const childId = nextChildId++;
-    const childE = childEnv(childId);
+    const childE = { ...childEnv(childId), ...extraEnv };
     const child = spawn(process.execPath, [...nodeArgs, file], {
       cwd: ROOT,
       env: childE,
@@ -431,7 +435,7 @@ function runFile(file) {
       }
       const finishUp = () =>
         resolveFile({
-          file,
+          file: label,
           code,
           signal,
           problem: problem ?? (spawnError ? `could not start: ${spawnError.message}` : null),
@@ -595,6 +599,8 @@ async function main() {
       finish({ passed: 0, failed: 1, skipped: 0 }, 1);
       return;
     }
+    // The optional native data plane: it reports why when it cannot be built, and the tests of it skip.
+    await runStep(process.execPath, [join(ROOT, 'scripts', 'build-native.mjs')], CONFIG.buildTimeoutMs);
   }
 
   // 3. select
@@ -614,9 +620,19 @@ async function main() {
   }
   out(`# running ${runnable.length} test file(s), ${CONFIG.jobs} at a time, ${CONFIG.fileTimeoutMs / 1000} s per file`);
 
-  // 4. run: parallel files first, then the serial ones one by one
+  // 4. run: parallel files first, then the serial ones one by one. The files under NATIVE_PASS_DIRS
+  // run a second time with the servers they start on the native data plane, when it is built.
   const parallel = runnable.filter((f) => !isSerial(f));
   const serial = runnable.filter((f) => isSerial(f));
+  if (existsSync(NATIVE_ADDON)) {
+    const again = runnable.filter((f) => NATIVE_PASS_DIRS.some((d) => isUnder(f, join(ROOT, 'dist', 'test', d))));
+    parallel.push(...again.map((f) => ({ file: f, label: `${f} [native data plane]`, extraEnv: { TEST_DATA_PLANE: 'native' } })));
+    if (again.length) out(`# ${again.length} file(s) run again on the native data plane (TEST_DATA_PLANE=native)`);
+  } else {
+    out(`# SKIP native data plane pass: ${rel(NATIVE_ADDON)} is not built (scripts/build-native.mjs needs cc and the Node headers)`);
+    totals.skipped += 1;
+    skips.push('native data plane not built');
+  }
   const take = (r) => {
     const v = judge(r);
     report(r, v);
@@ -628,7 +644,7 @@ async function main() {
   };
   const notRun = (f) => {
     totals.failed += 1;
-    failures.push(`${rel(f)}: not run (global timeout)`);
+    failures.push(`${rel(typeof f === 'string' ? f : f.label)}: not run (global timeout)`);
   };
   const pool = async (list, width) => {
     let i = 0;

@@ -76,7 +76,14 @@ export interface ServerConfig {
   stateDir: string;
   /** The conferencing page (`/`) and its signaling (`/signal`) on the HTTP listener. */
   web: boolean;
+  /** Which UDP data plane moves datagrams: `dgram` in JavaScript, the native addon, or native when it loads. */
+  dataPlane: DataPlaneChoice;
 }
+
+/** The UDP data plane choices (`--data-plane`). */
+export const DATA_PLANES = ['js', 'native', 'auto'] as const;
+/** One of DATA_PLANES. */
+export type DataPlaneChoice = (typeof DATA_PLANES)[number];
 
 /** True for 127.0.0.0/8 and ::1, where a keyless credential service reaches no one else. */
 export function isLoopback(host: string): boolean {
@@ -123,6 +130,7 @@ export const DEFAULTS: ServerConfig = {
   drainTimeout: 30,
   stateDir: process.getuid?.() === 0 ? '/var/lib/turnkit' : '.turnkit',
   web: true,
+  dataPlane: 'js',
 };
 
 /** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */
@@ -199,6 +207,7 @@ export interface ConfigInput {
   drainTimeout?: number;
   stateDir?: string;
   web?: boolean;
+  dataPlane?: string;
 }
 
 /** Parses "name:password" as `--user` takes it (the password may contain colons). */
@@ -343,6 +352,12 @@ export function resolveConfig(input: ConfigInput): ServerConfig {
       throw new ConfigError(`--log-level "${input.logLevel}": use one of ${LOG_LEVELS.join(', ')}`);
     }
     config.logLevel = input.logLevel as LogLevel;
+  }
+  if (input.dataPlane !== undefined) {
+    if (!(DATA_PLANES as readonly string[]).includes(input.dataPlane)) {
+      throw new ConfigError(`--data-plane "${input.dataPlane}": use one of ${DATA_PLANES.join(', ')}`);
+    }
+    config.dataPlane = input.dataPlane as DataPlaneChoice;
   }
   if (input.streamIdleTimeout !== undefined) {
     const s = input.streamIdleTimeout;

@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROP_REASONS, type StunTransport } from '../stun/server.js';
+import { Method } from '../stun/constants.js';
+import { methodName } from '../stun/names.js';
 import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
 import { RELAY_DROP_REASONS } from '../turn/context.js';
 
@@ -67,8 +69,21 @@ const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
   'shutdown',
 ];
 
-/** Creates the metrics in a fresh registry, every closed-set label pre-registered at zero. */
-export function createStunMetrics(live: () => { permissions: number; channels: number } = () => ({ permissions: 0, channels: 0 })): StunMetrics {
+/** What a native data plane did without JavaScript: relayed packets and bytes, Binding answers. */
+export interface FastPathCounts extends RelayedCounts {
+  bindings: number;
+}
+
+const NO_FAST_PATH: FastPathCounts = Object.freeze({ toPeerPackets: 0, toPeerBytes: 0, toClientPackets: 0, toClientBytes: 0, bindings: 0 });
+
+/**
+ * Creates the metrics in a fresh registry, every closed-set label pre-registered at zero. `live`
+ * counts permissions and channels; `fastPath` is what a native data plane relayed by itself.
+ */
+export function createStunMetrics(
+  live: () => { permissions: number; channels: number } = () => ({ permissions: 0, channels: 0 }),
+  fastPath: () => FastPathCounts = () => NO_FAST_PATH,
+): StunMetrics {
   const registry = new Registry();
   // Process metrics (CPU, memory, event-loop lag, handles) under their standard names.
   collectDefaultMetrics({ register: registry });
@@ -78,11 +93,18 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     labelNames: ['transport', 'reason'] as const,
     registers: [registry],
   });
+  let fastBindingsCounted = 0;
   const requests = new Counter({
     name: 'turnkit_stun_requests_total',
     help: 'STUN requests answered, by method and result',
     labelNames: ['transport', 'method', 'result'] as const,
     registers: [registry],
+    collect() {
+      // Binding requests the native data plane answered itself join the count at scrape time.
+      const answered = fastPath().bindings;
+      if (answered > fastBindingsCounted) this.inc({ transport: 'udp', method: methodName(Method.Binding), result: 'success' }, answered - fastBindingsCounted);
+      fastBindingsCounted = answered;
+    },
   });
   const connections = new Gauge({
     name: 'turnkit_stream_connections',
@@ -117,8 +139,9 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     registers: [registry],
     collect() {
       this.reset();
-      this.inc({ direction: 'to-peer' }, relayed.toPeerPackets);
-      this.inc({ direction: 'to-client' }, relayed.toClientPackets);
+      const fast = fastPath();
+      this.inc({ direction: 'to-peer' }, relayed.toPeerPackets + fast.toPeerPackets);
+      this.inc({ direction: 'to-client' }, relayed.toClientPackets + fast.toClientPackets);
     },
   });
   const relayedBytes = new Counter({
@@ -128,8 +151,22 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     registers: [registry],
     collect() {
       this.reset();
-      this.inc({ direction: 'to-peer' }, relayed.toPeerBytes);
-      this.inc({ direction: 'to-client' }, relayed.toClientBytes);
+      const fast = fastPath();
+      this.inc({ direction: 'to-peer' }, relayed.toPeerBytes + fast.toPeerBytes);
+      this.inc({ direction: 'to-client' }, relayed.toClientBytes + fast.toClientBytes);
+    },
+  });
+  // Registered for its side effect: scraped from `fastPath` like the relayed counts above.
+  new Counter({
+    name: 'turnkit_fast_path_relayed_packets_total',
+    help: 'Of the relayed packets, those the native data plane relayed without JavaScript, by direction',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const fast = fastPath();
+      this.inc({ direction: 'to-peer' }, fast.toPeerPackets);
+      this.inc({ direction: 'to-client' }, fast.toClientPackets);
     },
   });
   const peerDenied = new Counter({

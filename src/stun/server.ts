@@ -1,4 +1,4 @@
-import { AttributeType, ErrorCode, HEADER_LENGTH, MessageClass, Method, isComprehensionRequired } from './constants.js';
+import { AttributeType, ErrorCode, HEADER_LENGTH, MAGIC_COOKIE, MessageClass, Method, isComprehensionRequired } from './constants.js';
 import { encodeAddress, encodeXorAddress } from './attributes/address.js';
 import { encodeErrorCode } from './attributes/error-code.js';
 import { decodeChangeRequest, decodeResponsePort } from './attributes/nat-behavior.js';
@@ -278,4 +278,25 @@ export function handleBindingRequest(request: StunMessage, event: StunRequestEve
   }
   const data = finish(reply, MessageClass.SuccessResponse, attributes, addressBytes);
   return { kind: 'respond', data, from, to, method: request.method, result: 'success' };
+}
+
+/**
+ * For a fast path that answers plain Binding requests (20 bytes, magic cookie, no attributes) on
+ * one UDP socket itself: the bytes of this server's answer after its XOR-MAPPED-ADDRESS, which for
+ * such a request depend only on the socket (RESPONSE-ORIGIN) and the configuration (SOFTWARE).
+ * Undefined when the answer carries anything that depends on the client (RFC 5780 discovery mode
+ * adds MAPPED-ADDRESS).
+ */
+export function plainBindingSuffix(config: BindingServerConfig, local: TransportAddress | undefined, family: TransportAddress['family']): Buffer | undefined {
+  if (config.rfc5780) return undefined;
+  const transactionId = Buffer.alloc(12);
+  const data = encodeMessage({ method: Method.Binding, cls: MessageClass.Request, transactionId, cookie: MAGIC_COOKIE, attributes: [] });
+  const decoded = decodeMessage(data);
+  if (!decoded.ok) return undefined;
+  const source: TransportAddress = family === 'IPv4' ? { family, address: '192.0.2.1', port: 1 } : { family, address: '2001:db8::1', port: 1 };
+  const event: StunRequestEvent = { data, transport: 'udp', source, role: 'primary' };
+  if (local) event.local = local;
+  const out = handleBindingRequest(decoded.message, event, config);
+  if (out.kind !== 'respond' || out.data.readUInt16BE(HEADER_LENGTH) !== AttributeType.XorMappedAddress) return undefined;
+  return Buffer.from(out.data.subarray(HEADER_LENGTH + 4 + out.data.readUInt16BE(HEADER_LENGTH + 2)));
 }

@@ -1,7 +1,6 @@
-import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import type { TransportAddress } from '../stun/ip.js';
-import { toTransportAddress } from './address.js';
+import type { DataPlane, DatagramSocket } from './datagram.js';
 
 /** The inclusive range relay ports are drawn from (`--relay-ports`). */
 export interface PortRange {
@@ -14,23 +13,15 @@ const BIND_ATTEMPTS = 32;
 
 /** A bound relay socket and its address. */
 export interface RelaySocket {
-  socket: dgram.Socket;
+  socket: DatagramSocket;
   address: TransportAddress;
 }
 
-function bindOnce(ip: string, port: number): Promise<RelaySocket | undefined> {
-  const socket = dgram.createSocket({ type: ip.includes(':') ? 'udp6' : 'udp4', ipv6Only: ip.includes(':') });
-  return new Promise((resolve) => {
-    socket.once('error', () => {
-      socket.close();
-      resolve(undefined);
-    });
-    socket.bind({ address: ip, port, exclusive: true }, () => {
-      socket.removeAllListeners('error');
-      const a = socket.address();
-      resolve({ socket, address: toTransportAddress(a.address, a.port) });
-    });
-  });
+function bindOnce(plane: DataPlane, ip: string, port: number): Promise<RelaySocket | undefined> {
+  return plane.bind(ip, port, { relay: true }).then(
+    (socket) => ({ socket, address: socket.local }),
+    () => undefined,
+  );
 }
 
 /**
@@ -39,6 +30,7 @@ function bindOnce(ip: string, port: number): Promise<RelaySocket | undefined> {
  * the next-higher port is bound too and returned as `reserved` (RFC 8656 §14.6 EVEN-PORT R bit).
  */
 export async function openRelay(
+  plane: DataPlane,
   ip: string,
   range: PortRange,
   opts: { even?: boolean; reserveNext?: boolean } = {},
@@ -48,12 +40,12 @@ export async function openRelay(
     if (opts.even && port % 2 === 1) port = port === range.max ? port - 1 : port + 1;
     if (opts.even && (port < range.min || port % 2 === 1)) continue;
     if (opts.reserveNext && port + 1 > range.max) continue;
-    const relay = await bindOnce(ip, port);
+    const relay = await bindOnce(plane, ip, port);
     if (!relay) continue;
     if (!opts.reserveNext) return { relay };
-    const reserved = await bindOnce(ip, port + 1);
+    const reserved = await bindOnce(plane, ip, port + 1);
     if (reserved) return { relay, reserved };
-    relay.socket.close();
+    await relay.socket.close();
   }
   return undefined;
 }

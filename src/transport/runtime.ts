@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
-import type dgram from 'node:dgram';
 import { DEFAULTS, formatHostPort, isWildcard, rfc5780Primary, type HostPort, type ServerConfig } from '../config.js';
 import { startCredentialService, startMetricsService, type Health, type HttpListener } from '../services/http.js';
 import { createWebClient } from '../services/signaling.js';
@@ -14,16 +13,19 @@ import { methodName } from '../stun/names.js';
 import { AttributeType, Method } from '../stun/constants.js';
 import { decodeErrorCode } from '../stun/attributes/error-code.js';
 import { decodeMessage, getAttribute } from '../stun/message.js';
-import type { BindingServerConfig, SocketRole, StunTransport } from '../stun/server.js';
+import { plainBindingSuffix, type BindingServerConfig, type SocketRole, type StunTransport } from '../stun/server.js';
 import type { TransportAddress } from '../stun/ip.js';
 import { fiveTupleKey, type Allocation } from '../turn/allocations.js';
+import { PROJECTED_METHODS, projectedChannels } from '../turn/projection.js';
 import type { ClientEvent, EngineNote, PendingAllocation, TurnOutcome } from '../turn/context.js';
 import { TurnEngine } from '../turn/engine.js';
 import { toTransportAddress } from './address.js';
+import { createDataPlane } from './data-plane.js';
+import type { DatagramSocket } from './datagram.js';
 import { openRelay } from './relay.js';
 import { StreamFramer, writeFrame } from './stream.js';
 import { advertisedRelay, nonceIssuer, relayIpFor, turnEngineConfig } from './turn-setup.js';
-import { bindUdp, closeUdp } from './udp.js';
+import { bindUdp } from './udp.js';
 
 /** A socket the server listens on, as reported in the ready log line and by the API. */
 export interface ListenerInfo {
@@ -66,6 +68,7 @@ const RESTART_ONLY: ReadonlyArray<keyof ServerConfig> = [
   'relayIp',
   'stateDir',
   'web',
+  'dataPlane',
 ];
 
 /** How long a TLS client may take to finish its handshake. */
@@ -79,22 +82,35 @@ type ClientSender = (data: Buffer, to: TransportAddress, from?: SocketRole) => v
 /** Runs the STUN/TURN server described by `config` until `close()` is called. */
 export async function runServer(initial: ServerConfig, logger: Logger = createLogger(initial.logLevel)): Promise<RunningServer> {
   let config = initial;
-  const metrics = createStunMetrics(() => {
-    const live = { permissions: 0, channels: 0 };
-    for (const a of engine.allocations.all()) {
-      live.permissions += a.permissions.size;
-      live.channels += a.channelsByNumber.size;
-    }
-    return live;
-  });
-  const udpSockets: dgram.Socket[] = [];
+  const { plane, note: planeNote } = createDataPlane(config.dataPlane);
+  if (planeNote) logger.info('native data plane unavailable, using js', { reason: planeNote });
+  const metrics = createStunMetrics(
+    () => {
+      const live = { permissions: 0, channels: 0 };
+      for (const a of engine.allocations.all()) {
+        live.permissions += a.permissions.size;
+        live.channels += a.channelsByNumber.size;
+      }
+      return live;
+    },
+    () => plane.counts(),
+  );
+  const udpSockets: DatagramSocket[] = [];
+  /** The UDP socket each UDP listener id answers through (the fast path needs it per relay). */
+  const udpListeners = new Map<number, DatagramSocket>();
+  /** Each UDP listener with its specific address (undefined on a wildcard), for Binding templates. */
+  const udpLocals: Array<{ socket: DatagramSocket; local: TransportAddress | undefined }> = [];
+  /** Lets the data plane answer plain Binding requests itself, as `handleBindingRequest` would. */
+  const armBindingFastPath = (): void => {
+    for (const { socket, local } of udpLocals) plane.answerBindings(socket, plainBindingSuffix(binding, local, socket.local.family));
+  };
   const streamServers: net.Server[] = [];
   const tlsServers: tls.Server[] = [];
   const connections = new Set<net.Socket>();
   const listeners: ListenerInfo[] = [];
   const senders = new Map<number, ClientSender>();
-  const relays = new Map<number, dgram.Socket>();
-  const reservedSockets = new Map<string, dgram.Socket>();
+  const relays = new Map<number, DatagramSocket>();
+  const reservedSockets = new Map<string, DatagramSocket>();
   let nextListenerId = 1;
   const binding: BindingServerConfig = { software: config.software };
   // Plain numbers on the data path; prom-client reads them at scrape time (see metrics.ts).
@@ -126,22 +142,22 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     const socket = relays.get(allocation.id);
     if (!socket) return;
     relays.delete(allocation.id);
-    void closeUdp(socket);
+    void socket.close();
     metrics.allocations.dec();
     metrics.allocationEvents.inc({ event });
     metrics.allocationLifetime.observe((Date.now() - allocation.createdAt) / 1000);
     logger.info('allocation ended', { id: allocation.id, event, ...describeAllocation(allocation) });
   };
 
-  const attachRelay = (allocation: Allocation, socket: dgram.Socket): void => {
+  const attachRelay = (allocation: Allocation, socket: DatagramSocket): void => {
     relays.set(allocation.id, socket);
     metrics.allocations.inc();
     metrics.allocationEvents.inc({ event: 'created' });
     logger.info('allocation created', { id: allocation.id, ...describeAllocation(allocation) });
     const send = senders.get(allocation.fiveTuple.listenerId);
     const client = allocation.fiveTuple.client;
-    socket.on('message', (data, rinfo) => {
-      const out = engine.handlePeerPacket(allocation, rinfo.address, rinfo.port, data, Date.now());
+    socket.onMessage((data, address, port) => {
+      const out = engine.handlePeerPacket(allocation, address, port, data, Date.now());
       if (out.kind === 'relay-drop') {
         metrics.relayDropped.inc({ reason: out.reason });
         return;
@@ -150,13 +166,20 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       relayed.toClientBytes += data.length;
       send?.(out.data, client);
     });
-    socket.on('error', (err) => logger.debug('relay socket error', { id: allocation.id, error: err.message }));
+  };
+
+  /** Tells the data plane's fast path what the engine now allows for the allocation on `event`'s 5-tuple. */
+  const project = (event: ClientEvent): void => {
+    const allocation = engine.allocations.get(fiveTupleKey(event.listenerId, event.source.address, event.source.port));
+    const relay = allocation && relays.get(allocation.id);
+    const listener = udpListeners.get(event.listenerId);
+    if (allocation && relay && listener) plane.project(relay, listener, allocation.fiveTuple.client, projectedChannels(allocation));
   };
 
   const allocate = async (pending: PendingAllocation, send: ClientSender): Promise<void> => {
     const { event } = pending.ctx;
-    let relay: dgram.Socket | undefined;
-    let reserved: dgram.Socket | undefined;
+    let relay: DatagramSocket | undefined;
+    let reserved: DatagramSocket | undefined;
     let relayed: TransportAddress | undefined;
     let reservationToken: Buffer | undefined;
     if (pending.reservedPort) {
@@ -167,7 +190,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     } else {
       const ip = relayIpFor(config, pending.family, event.source, event.local);
       const opened = ip
-        ? await openRelay(ip, config.relayPorts, { even: pending.evenPort !== undefined, reserveNext: pending.evenPort?.reserveNext ?? false })
+        ? await openRelay(plane, ip, config.relayPorts, { even: pending.evenPort !== undefined, reserveNext: pending.evenPort?.reserveNext ?? false })
         : undefined;
       if (opened) {
         relay = opened.relay.socket;
@@ -182,7 +205,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     if (!senders.has(event.listenerId)) {
       // The client's connection closed while the relay was opening.
       engine.cancelPending(pending);
-      if (relay) void closeUdp(relay);
+      if (relay) void relay.close();
       return;
     }
     const out =
@@ -195,7 +218,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
           })
         : engine.completeAllocation(pending, { ok: false });
     if (out.created && relay) attachRelay(out.created, relay);
-    else if (relay) void closeUdp(relay);
+    else if (relay) void relay.close();
     execute(out, event.transport, send);
   };
 
@@ -253,6 +276,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       outcome = { kind: 'drop', reason: 'internal-error' };
     }
     execute(outcome, event.transport, send);
+    if (plane.name === 'native' && outcome.kind === 'respond' && outcome.result === 'success' && event.transport === 'udp' && PROJECTED_METHODS.has(outcome.method)) {
+      project(event);
+    }
   };
 
   const sweep = setInterval(() => {
@@ -261,7 +287,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     for (const r of expired.reservations) {
       const s = reservedSockets.get(r.token);
       reservedSockets.delete(r.token);
-      if (s) void closeUdp(s);
+      if (s) void s.close();
     }
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
@@ -281,18 +307,19 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     relays.clear();
     reservedSockets.clear();
     await Promise.all([
-      ...relaySockets.map((s) => closeUdp(s)),
-      ...udpSockets.map((s) => closeUdp(s)),
+      ...relaySockets.map((s) => s.close()),
+      ...udpSockets.map((s) => s.close()),
       ...streamServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
     ]);
+    await plane.close();
   };
 
   const openUdpGroup = async (group: Array<[SocketRole, HostPort]>, optional: boolean): Promise<void> => {
-    const sockets: Partial<Record<SocketRole, dgram.Socket>> = {};
+    const sockets: Partial<Record<SocketRole, DatagramSocket>> = {};
     for (const [role, hp] of group) {
       let bound;
       try {
-        bound = await bindUdp(hp);
+        bound = await bindUdp(plane, hp);
       } catch (err) {
         if (optional) {
           logger.info('listener skipped', { transport: 'udp', listen: formatHostPort(hp), reason: (err as Error).message });
@@ -300,7 +327,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         }
         throw listenError('udp', hp, err);
       }
-      const { socket, local } = bound;
+      const socket = bound;
+      const local = socket.local;
       udpSockets.push(socket);
       sockets[role] = socket;
       listeners.push({ transport: 'udp', role, address: local.address, port: local.port });
@@ -309,11 +337,13 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       // RFC 5780 answers may leave from a sibling socket; everything else leaves from this one.
       const send: ClientSender = (out, to, from) => ((from && sockets[from]) || socket).send(out, to.port, to.address);
       senders.set(listenerId, send);
-      socket.on('message', (data, rinfo) => {
+      udpListeners.set(listenerId, socket);
+      udpLocals.push({ socket, local: specific });
+      socket.onMessage((data, address, port) => {
         const event: ClientEvent = {
           data,
           transport: 'udp',
-          source: toTransportAddress(rinfo.address, rinfo.port),
+          source: toTransportAddress(address, port),
           role,
           listenerId,
           server: local,
@@ -321,7 +351,6 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         if (specific) event.local = specific;
         handle(event, send);
       });
-      socket.on('error', (err) => logger.warn('udp socket error', { error: err.message }));
     }
   };
 
@@ -411,6 +440,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       await openUdpGroup(group, optional);
       for (const [role, g] of group) await openStream('tcp', role, g, optional);
     }
+    armBindingFastPath();
     if (config.cert && config.key) {
       const tlsOptions = await loadTls(config.cert, config.key);
       for (const hp of config.tlsListen) {
@@ -480,6 +510,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       }
       engine.reconfigure(turnEngineConfig(next, serverAddresses, nonces));
       binding.software = next.software;
+      armBindingFastPath();
       logger.setLevel(next.logLevel);
       if (tlsOptions) for (const s of tlsServers) s.setSecureContext({ ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS } as tls.SecureContextOptions);
       if (next.cert && tlsServers.length === 0) restart.push('cert');

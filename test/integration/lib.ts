@@ -265,10 +265,16 @@ export async function loadStartServer(): Promise<StartServer> {
   return mod.startServer;
 }
 
+/**
+ * The data plane servers started here use: `TEST_DATA_PLANE` (set by scripts/test.mjs for its
+ * native pass over these tests), else the server's default.
+ */
+export const TEST_DATA_PLANE = process.env.TEST_DATA_PLANE;
+
 /** Starts turnkit in-process and closes it in teardown. */
 export async function startTurnkit(t: Teardown, opts: StartOptions): Promise<RunningServer> {
   const startServer = await loadStartServer();
-  const s = await startServer({ logLevel: 'silent', ...opts });
+  const s = await startServer({ logLevel: 'silent', ...(TEST_DATA_PLANE ? { dataPlane: TEST_DATA_PLANE } : {}), ...opts });
   t.teardown(() => s.close());
   return s;
 }
@@ -339,7 +345,8 @@ export function startTurnkitCli(t: Teardown, args: string[], timeoutMs = 10000):
       reject(new Error(`turnkit CLI is not built: ${CLI_PATH} is missing`));
       return;
     }
-    const child = spawn(process.execPath, [CLI_PATH, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = TEST_DATA_PLANE ? { ...process.env, TURNKIT_DATA_PLANE: TEST_DATA_PLANE } : process.env;
+    const child = spawn(process.execPath, [CLI_PATH, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     let out = '';
     let err = '';
     let done = false;

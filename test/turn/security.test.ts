@@ -17,6 +17,7 @@ import type { TransportAddress } from '../../src/stun/ip.js';
 import { getAttribute } from '../../src/stun/message.js';
 import { SOFTWARE_MAX_BYTES } from '../../src/stun/server.js';
 import { openRelay, type RelaySocket } from '../../src/transport/relay.js';
+import { jsDataPlane } from '../../src/transport/datagram.js';
 import { turnEngineConfig } from '../../src/transport/turn-setup.js';
 import type { TurnEngineConfig } from '../../src/turn/context.js';
 import { DEFAULT_UNAUTH_LIMIT } from '../../src/turn/engine.js';
@@ -239,19 +240,20 @@ function relayRange(t: Tap) {
   const min = 20000 + 2 * randomInt(0, 19000);
   const range = { min, max: min + 63 };
   const open: RelaySocket[] = [];
+  const plane = jsDataPlane();
   t.teardown(async () => {
-    await Promise.all(open.map((r) => new Promise<void>((res) => r.socket.close(() => res()))));
+    await Promise.all(open.map((r) => r.socket.close()));
   });
   return {
     range,
     async open(opts: { even?: boolean; reserveNext?: boolean } = {}) {
-      const r = await openRelay('127.0.0.1', range, opts);
+      const r = await openRelay(plane, '127.0.0.1', range, opts);
       if (r) open.push(r.relay, ...(r.reserved ? [r.reserved] : []));
       return r;
     },
     async close(r: RelaySocket) {
       open.splice(open.indexOf(r), 1);
-      await new Promise<void>((res) => r.socket.close(() => res()));
+      await r.socket.close();
     },
   };
 }

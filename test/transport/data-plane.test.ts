@@ -1,0 +1,330 @@
+/**
+ * The UDP data planes (issue 6): the JavaScript `dgram` plane and the native recvmmsg/sendmmsg
+ * addon behind the same interface, and a live server on the native plane relaying ChannelData on
+ * its fast path — to the right client, with the engine's permissions and deadlines, and counted.
+ * Real sockets on 127.0.0.1. The native parts skip, with the reason, when the addon is not built.
+ */
+import dgram from 'node:dgram';
+import t from 'tap';
+import { AttributeType, MAGIC_COOKIE, MessageClass, Method } from '../../src/stun/constants.js';
+import { decodeMessage, encodeMessage, getAttribute, type StunMessage } from '../../src/stun/message.js';
+import type { TransportAddress } from '../../src/stun/ip.js';
+import { jsDataPlane, type DataPlane, type DatagramSocket } from '../../src/transport/datagram.js';
+import { nativeDataPlane, nativePlaneUnavailable } from '../../src/transport/native-plane.js';
+import { resolveConfig, runServer, startServer } from '../../src/index.js';
+import {
+  allocateRequest,
+  channelBindRequest,
+  channelData,
+  createPermissionRequest,
+  refreshRequest,
+  sendIndication,
+  textAttr,
+  xorAddressAttr,
+  type Credentials,
+} from '../helpers/turn-client.js';
+import { freePortRange, counterSum } from '../integration/lib.js';
+
+const nativeMissing = nativePlaneUnavailable();
+const planes: Array<{ name: string; make: () => DataPlane; skip: string | false }> = [
+  { name: 'js', make: jsDataPlane, skip: false },
+  { name: 'native', make: nativeDataPlane, skip: nativeMissing ? `native data plane unavailable: ${nativeMissing}` : false },
+];
+
+/** Resolves with the next datagram `socket` receives, or undefined after `ms`. */
+function nextDatagram(socket: DatagramSocket | dgram.Socket, ms = 1000): Promise<{ data: Buffer; address: string; port: number } | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    const done = (data: Buffer, address: string, port: number): void => {
+      clearTimeout(timer);
+      resolve({ data: Buffer.from(data), address, port });
+    };
+    if ('onMessage' in socket) socket.onMessage(done);
+    else socket.once('message', (data, rinfo) => done(data, rinfo.address, rinfo.port));
+  });
+}
+
+for (const p of planes) {
+  t.test(`${p.name} plane: bind, send and receive, EADDRINUSE, close`, { skip: p.skip }, async (t) => {
+    const plane = p.make();
+    t.teardown(() => plane.close());
+    const a = await plane.bind('127.0.0.1', 0);
+    const b = await plane.bind('127.0.0.1', 0, { relay: true });
+    t.equal(a.local.address, '127.0.0.1');
+    t.ok(a.local.port > 0 && b.local.port > 0 && a.local.port !== b.local.port, 'bound to two kernel-chosen ports');
+    for (const size of [1, 100, 1500, 65000]) {
+      const payload = Buffer.alloc(size, size & 0xff);
+      const got = nextDatagram(b);
+      a.send(payload, b.local.port, '127.0.0.1');
+      const d = await got;
+      t.ok(d && d.data.equals(payload), `${size}-byte datagram arrives intact`);
+      t.equal(d?.port, a.local.port, 'with the sender port');
+    }
+    await t.rejects(plane.bind('127.0.0.1', a.local.port), { code: 'EADDRINUSE' }, 'a taken port rejects with EADDRINUSE');
+    const port = b.local.port;
+    await b.close();
+    await b.close();
+    const again = await plane.bind('127.0.0.1', port);
+    t.equal(again.local.port, port, 'a closed socket frees its port');
+    await again.close();
+    await a.close();
+  });
+}
+
+// ------------------------------------------------------------------------------------------------
+// A live server on the native plane, driven by a raw UDP TURN client.
+
+const REALM = 'fast.example';
+const USER = 'alice';
+const PASSWORD = 'fast-path-secret';
+
+/** A TURN client on its own UDP socket: request/response with the 401 dance and ChannelData I/O. */
+class UdpTurnClient {
+  nonce = '';
+  readonly inbox: Buffer[] = [];
+  private waiters: Array<(m: Buffer) => void> = [];
+  private constructor(
+    readonly socket: dgram.Socket,
+    readonly server: number,
+  ) {
+    socket.on('message', (m) => {
+      const w = this.waiters.shift();
+      if (w) w(m);
+      else this.inbox.push(m);
+    });
+  }
+
+  static async open(t: Tap, server: number): Promise<UdpTurnClient> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
+    t.teardown(() => new Promise<void>((r) => socket.close(() => r())));
+    return new UdpTurnClient(socket, server);
+  }
+
+  get creds(): Credentials {
+    return { username: USER, password: PASSWORD, realm: REALM, nonce: this.nonce };
+  }
+
+  /** The next datagram from the server, or undefined after `ms`. */
+  next(ms = 1000): Promise<Buffer | undefined> {
+    const queued = this.inbox.shift();
+    if (queued) return Promise.resolve(queued);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(undefined);
+      }, ms);
+      const waiter = (m: Buffer): void => {
+        clearTimeout(timer);
+        resolve(m);
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  send(data: Buffer): void {
+    this.socket.send(data, this.server, '127.0.0.1');
+  }
+
+  async request(data: Buffer): Promise<StunMessage> {
+    this.send(data);
+    const m = await this.next(2000);
+    if (!m) throw new Error('no answer from the server');
+    const r = decodeMessage(m);
+    if (!r.ok) throw new Error(`undecodable answer: ${r.reason}`);
+    return r.message;
+  }
+
+  /** Allocates; with a `nonce` from an earlier 401 (nonces are per client IP) the 401 round is skipped. */
+  async allocate(nonce?: string): Promise<TransportAddress> {
+    if (nonce) this.nonce = nonce;
+    else {
+      const challenge = await this.request(allocateRequest(undefined).data);
+      this.nonce = textAttr(challenge, AttributeType.Nonce) ?? '';
+    }
+    const ok = await this.request(allocateRequest(this.creds).data);
+    if (ok.cls !== MessageClass.SuccessResponse) throw new Error(`Allocate failed: class ${ok.cls}`);
+    return xorAddressAttr(ok, AttributeType.XorRelayedAddress)!;
+  }
+}
+type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
+
+async function nativeServer(t: Tap) {
+  const relay = await freePortRange(['127.0.0.1'], 200, ['udp']);
+  const server = await startServer({
+    listen: [{ host: '127.0.0.1', port: 0 }],
+    realm: REALM,
+    users: { [USER]: PASSWORD },
+    relayPorts: `${relay}-${relay + 199}`,
+    relayIp: '127.0.0.1',
+    allowPeers: ['127.0.0.0/8'],
+    maxAllocationsPerIp: 0,
+    maxAllocationsPerUser: 0,
+    httpListen: null,
+    metricsListen: null,
+    dataPlane: 'native',
+    logLevel: 'silent',
+  });
+  t.teardown(() => server.close());
+  const port = server.listeners.find((l) => l.transport === 'udp')!.port;
+  return { server, port };
+}
+
+async function peerSocket(t: Tap): Promise<dgram.Socket & { addr: TransportAddress }> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  t.teardown(() => new Promise<void>((r) => s.close(() => r())));
+  return Object.assign(s, { addr: { family: 'IPv4' as const, address: '127.0.0.1', port: s.address().port } });
+}
+
+const fast = (server: { metrics: unknown }, direction: string) =>
+  counterSum(server.metrics as Parameters<typeof counterSum>[0], 'turnkit_fast_path_relayed_packets_total', { direction });
+const relayedTotal = (server: { metrics: unknown }, direction: string) =>
+  counterSum(server.metrics as Parameters<typeof counterSum>[0], 'turnkit_relayed_packets_total', { direction });
+
+t.test('native plane: ChannelData relayed both ways on the fast path, Data indications and refusals on the engine', { skip: planes[1]!.skip }, async (t) => {
+  const { server, port } = await nativeServer(t);
+  const client = await UdpTurnClient.open(t, port);
+  const peer = await peerSocket(t);
+  const stranger = await peerSocket(t);
+  const relayed = await client.allocate();
+  t.equal(relayed.address, '127.0.0.1');
+
+  // Before any permission: a peer's datagram is refused by the engine (slow path), nothing arrives.
+  stranger.send(Buffer.from('unasked'), relayed.port, '127.0.0.1');
+  t.equal(await client.next(300), undefined, 'no permission: nothing reaches the client');
+
+  t.equal((await client.request(createPermissionRequest(client.creds, [peer.addr]).data)).cls, MessageClass.SuccessResponse, 'CreatePermission');
+  // A permitted peer without a channel: Data indication, built by the engine.
+  peer.send(Buffer.from('as-data'), relayed.port, '127.0.0.1');
+  const ind = await client.next();
+  const m = ind && decodeMessage(ind);
+  t.ok(m && m.ok && m.message.method === Method.Data && m.message.cls === MessageClass.Indication, 'Data indication');
+  t.equal(m && m.ok ? getAttribute(m.message, AttributeType.Data)?.value.toString() : undefined, 'as-data');
+
+  t.equal((await client.request(channelBindRequest(client.creds, 0x4001, peer.addr).data)).cls, MessageClass.SuccessResponse, 'ChannelBind');
+  const fastBefore = { up: await fast(server, 'to-peer'), down: await fast(server, 'to-client') };
+  for (const size of [0, 1, 100, 1000, 8000, 60000]) {
+    const payload = Buffer.alloc(size, (size % 250) + 1);
+    const atPeer = nextDatagram(peer);
+    client.send(channelData(0x4001, payload));
+    const got = await atPeer;
+    t.ok(got && got.data.equals(payload) && got.port === relayed.port, `${size} B client → peer, from the relayed port`);
+    peer.send(payload, relayed.port, '127.0.0.1');
+    const back = await client.next();
+    t.ok(back && back.readUInt16BE(0) === 0x4001 && back.readUInt16BE(2) === size && back.subarray(4).equals(payload), `${size} B peer → client as ChannelData 0x4001`);
+  }
+  t.equal((await fast(server, 'to-peer')) - fastBefore.up, 6, 'all six client → peer packets took the fast path');
+  t.equal((await fast(server, 'to-client')) - fastBefore.down, 6, 'all six peer → client packets took the fast path');
+  t.ok((await relayedTotal(server, 'to-peer')) >= 6, 'turnkit_relayed_packets_total includes the fast path');
+
+  // UDP ChannelData may carry bytes past its length (RFC 8656 §12.5): only `length` bytes go on.
+  const padded = Buffer.concat([channelData(0x4001, Buffer.from('abc')), Buffer.from([9, 9, 9])]);
+  const atPeer = nextDatagram(peer);
+  client.send(padded);
+  t.same((await atPeer)?.data, Buffer.from('abc'), 'trailing bytes are not relayed');
+  // A length beyond the datagram, an unbound channel: the engine drops them and counts why.
+  const lying = channelData(0x4001, Buffer.from('abcdef')).subarray(0, 7);
+  client.send(lying);
+  client.send(channelData(0x4002, Buffer.from('unbound')));
+  t.equal((await nextDatagram(peer, 300)), undefined, 'nothing relayed for a lying length or an unbound channel');
+  // The peer's other port has no channel: a Data indication (same IP, so the permission holds).
+  const other = await peerSocket(t);
+  other.send(Buffer.from('other-port'), relayed.port, '127.0.0.1');
+  const ind2 = await client.next();
+  const m2 = ind2 && decodeMessage(ind2);
+  t.ok(m2 && m2.ok && m2.message.method === Method.Data, 'a permitted peer port without a channel gets a Data indication');
+
+  // Send indications go through the engine.
+  const atPeer2 = nextDatagram(peer);
+  client.send(sendIndication(peer.addr, Buffer.from('via-send')));
+  t.same((await atPeer2)?.data, Buffer.from('via-send'), 'Send indication relayed');
+
+  // Refresh to 0 ends the allocation: the relay closes and its channel stops at once.
+  t.equal((await client.request(refreshRequest(client.creds, 0).data)).cls, MessageClass.SuccessResponse, 'Refresh 0');
+  client.send(channelData(0x4001, Buffer.from('after-delete')));
+  t.equal(await nextDatagram(peer, 300), undefined, 'nothing relayed after the allocation is deleted');
+  peer.send(Buffer.from('to-closed-relay'), relayed.port, '127.0.0.1');
+  t.equal(await client.next(300), undefined, 'and nothing comes back');
+});
+
+t.test('native plane: 40 allocations relay at once, each packet to its own client', { skip: planes[1]!.skip }, async (t) => {
+  const { server, port } = await nativeServer(t);
+  const peer = await peerSocket(t);
+  const clients: Array<{ c: UdpTurnClient; relayed: TransportAddress }> = [];
+  // One 401 round for all: a source gets a bounded number of challenges (the unauthenticated limit).
+  let nonce: string | undefined;
+  for (let i = 0; i < 40; i++) {
+    const c = await UdpTurnClient.open(t, port);
+    const relayed = await c.allocate(nonce);
+    nonce = c.nonce;
+    t.equal((await c.request(channelBindRequest(c.creds, 0x4000 + i, peer.addr).data)).cls, MessageClass.SuccessResponse);
+    clients.push({ c, relayed });
+  }
+  // The peer echoes what it gets, so each payload returns through the allocation it left by.
+  peer.on('message', (m, rinfo) => peer.send(m, rinfo.port, rinfo.address));
+  const rounds = 5;
+  for (let r = 0; r < rounds; r++) {
+    clients.forEach(({ c }, i) => c.send(channelData(0x4000 + i, Buffer.from(`client-${i}-round-${r}`))));
+    for (const [i, { c }] of clients.entries()) {
+      const back = await c.next(2000);
+      t.equal(back?.subarray(4).toString(), `client-${i}-round-${r}`, `client ${i} round ${r}: its own echo on channel ${(0x4000 + i).toString(16)}`);
+      if (back?.readUInt16BE(0) !== 0x4000 + i) t.fail(`client ${i}: wrong channel number`);
+    }
+  }
+  t.equal(await fast(server, 'to-client'), 40 * rounds, 'every echo came back on the fast path');
+});
+
+/** Sends `request` from a fresh socket to 127.0.0.1:`port`; the decoded answer and the sender's port. */
+async function ask(t: Tap, port: number, request: Buffer): Promise<{ m: StunMessage | undefined; raw: Buffer | undefined; from: number }> {
+  const s = await peerSocket(t);
+  const got = nextDatagram(s);
+  s.send(request, port, '127.0.0.1');
+  const d = await got;
+  const r = d && decodeMessage(d.data);
+  return { m: r && r.ok ? r.message : undefined, raw: d?.data, from: s.addr.port };
+}
+
+t.test('native plane: plain Binding answered by the fast path exactly as JavaScript answers it; others by JavaScript', { skip: planes[1]!.skip }, async (t) => {
+  const start = (dataPlane: 'js' | 'native', software: string) =>
+    runServer(resolveConfig({ listen: [{ host: '127.0.0.1', port: 0 }], httpListen: null, metricsListen: null, software, dataPlane, logLevel: 'silent' }));
+  const js = await start('js', 'turnkit-test');
+  const native = await start('native', 'turnkit-test');
+  t.teardown(() => Promise.all([js.close(), native.close()]));
+  const portOf = (s: typeof js) => s.listeners.find((l) => l.transport === 'udp')!.port;
+  const transactionId = Buffer.from('0123456789ab');
+  const plain = encodeMessage({ method: Method.Binding, cls: MessageClass.Request, transactionId, cookie: MAGIC_COOKIE, attributes: [] });
+  const answered = () => counterSum(native.metrics as Parameters<typeof counterSum>[0], 'turnkit_stun_requests_total', { transport: 'udp', result: 'success' });
+
+  const a = await ask(t, portOf(js), plain);
+  const before = await answered();
+  const b = await ask(t, portOf(native), plain);
+  t.ok(a.m && b.m, 'both answer');
+  t.same(xorAddressAttr(b.m!, AttributeType.XorMappedAddress), { family: 'IPv4', address: '127.0.0.1', port: b.from }, 'XOR-MAPPED-ADDRESS is the sender');
+  t.same(b.m!.transactionId, transactionId, 'transaction ID echoed');
+  // Everything after XOR-MAPPED-ADDRESS (RESPONSE-ORIGIN of each server differs by port only) is the same.
+  const rest = (m: StunMessage, port: number) =>
+    m.attributes.filter((x) => x.type !== AttributeType.XorMappedAddress).map((x) => (x.type === AttributeType.ResponseOrigin ? { type: x.type, port: xorOrPlainPort(x.value) === port } : { type: x.type, value: x.value.toString('hex') }));
+  t.same(rest(b.m!, portOf(native)), rest(a.m!, portOf(js)), 'the same attributes as the JavaScript answer (RESPONSE-ORIGIN, SOFTWARE)');
+  t.equal(b.raw!.length, a.raw!.length, 'the same size');
+  t.equal((await answered()) - before, 1, 'counted in turnkit_stun_requests_total');
+
+  // With FINGERPRINT or any attribute the request is JavaScript's: the answer carries FINGERPRINT.
+  const fp = encodeMessage({ method: Method.Binding, cls: MessageClass.Request, transactionId, cookie: MAGIC_COOKIE, attributes: [] }, { fingerprint: true });
+  const c = await ask(t, portOf(native), fp);
+  t.ok(c.m && getAttribute(c.m, AttributeType.Fingerprint), 'FINGERPRINT request → FINGERPRINT answer');
+  // RFC 3489 (no magic cookie) requests are not the fast path's either.
+  const classic = Buffer.concat([Buffer.from([0, 1, 0, 0]), Buffer.alloc(16, 7)]);
+  const d = await ask(t, portOf(native), classic);
+  t.ok(d.m && getAttribute(d.m, AttributeType.MappedAddress), 'RFC 3489 request → MAPPED-ADDRESS answer');
+
+  // A reload that changes SOFTWARE changes the fast path's answers too.
+  await native.reload(resolveConfig({ listen: [{ host: '127.0.0.1', port: portOf(native) }], httpListen: null, metricsListen: null, software: 'renamed', dataPlane: 'native', logLevel: 'silent' }));
+  const e = await ask(t, portOf(native), plain);
+  t.equal(e.m && textAttr(e.m, AttributeType.Software), 'renamed', 'SOFTWARE after reload');
+});
+
+/** The port of an address attribute value (RESPONSE-ORIGIN is plain, not XORed). */
+function xorOrPlainPort(value: Buffer): number {
+  return value.readUInt16BE(2);
+}
