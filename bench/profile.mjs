@@ -3,6 +3,7 @@
 // pinned to CPU 1, while the C generator (CPU 0) relays 100-byte ChannelData round trips through
 // 100 allocations to the C echo peer; then the profile is summarised (bench/cpuprofile-summary.mjs).
 // Usage: node bench/profile.mjs [--seconds 8] [--send] (Send/Data instead of ChannelData) [--binding]
+//        [--data-plane js|native] (default js: the plane whose JavaScript is worth profiling)
 //        [--alloc] (allocation setup: 401 + authenticated Allocate + CreatePermission + ChannelBind, N=5000)
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync, statSync } from 'node:fs';
@@ -19,6 +20,7 @@ const SECONDS = Number(argv[argv.indexOf('--seconds') + 1] ?? 8) || 8;
 const SEND = argv.includes('--send');
 const BINDING = argv.includes('--binding');
 const ALLOC = argv.includes('--alloc');
+const PLANE = argv.includes('--data-plane') ? argv[argv.indexOf('--data-plane') + 1] : 'js';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 mkdirSync(BUILD, { recursive: true });
@@ -49,7 +51,7 @@ let loadLine = '';
 const spawnedAt = Date.now();
 const tk = spawn('taskset', ['-c', '1', process.execPath, '--cpu-prof', '--cpu-prof-dir', profDir, join(ROOT, 'dist/bin/turnkit.js'), 'serve',
   '--listen', `127.0.0.1:${port}`, '--user', 'test:test', '--realm', 'example.org', '--allow-peer', '127.0.0.0/8', '--relay-ip', '127.0.0.1',
-  '--relay-ports', '16000-31999', '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0', '--log-level', 'warn', ...extra], { stdio: 'inherit' });
+  '--relay-ports', '16000-31999', '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0', '--log-level', 'warn', '--data-plane', PLANE, ...extra], { stdio: 'inherit' });
 try {
   await sleep(1500);
   const mode = ALLOC ? ['-m', 'alloc', '-N', '5000', '-c', '32', '-E'] : BINDING ? ['-m', 'stun', '-s', '4', '-w', '16'] : ['-m', 'relay', '-c', '100', '-w', '2', '-l', '100', ...(SEND ? ['-S'] : [])];

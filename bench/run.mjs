@@ -223,7 +223,7 @@ const SERVER_DEFS = {
     cmd: (port, { rest }) => [process.execPath, [join(ROOT, 'dist/bin/turnkit.js'), 'serve', '--listen', `127.0.0.1:${port}`,
       ...(rest ? ['--secret', SECRET] : ['--user', 'test:test']), '--realm', 'example.org', '--allow-peer', '127.0.0.0/8',
       '--relay-ip', '127.0.0.1', '--relay-ports', `${RELAY_MIN}-${RELAY_MAX}`, '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0',
-      '--log-level', 'warn', ...turnkitExtra()]],
+      '--log-level', 'warn', '--data-plane', 'js', ...turnkitExtra()]],
   },
   'turnkit-native': {
     available: () => {
@@ -233,7 +233,7 @@ const SERVER_DEFS = {
     rest: true,
     cmd: (port, opts) => {
       const [cmd, args] = SERVER_DEFS.turnkit.cmd(port, opts);
-      return [cmd, [...args, '--data-plane', 'native']];
+      return [cmd, args.map((a, i) => (args[i - 1] === '--data-plane' ? 'native' : a))];
     },
   },
   coturn: {

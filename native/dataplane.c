@@ -45,6 +45,7 @@
 #define BATCH_PACKETS 256
 // Finished slow-path batches waiting for the lock to be released before they are handed over.
 #define READY_BATCHES 64
+#define RETRY_MS 5
 #define RECORD_HEADER 28
 
 typedef union {
@@ -183,18 +184,23 @@ static void finish_batch(plane_t *p) {
   p->batch_packets = 0;
 }
 
-// Hands the finished batches to JavaScript (called without the lock). Blocking: when JavaScript
-// falls behind, this thread waits and the kernel queues (and at worst drops) datagrams, instead of
-// memory growing here.
+// Hands the finished batches to JavaScript (called without the lock). Never blocking, so that
+// stopping the plane cannot deadlock: when JavaScript falls behind and its queue is full, batches
+// wait here (at most READY_BATCHES; beyond that they are dropped and counted) and are retried on
+// the next wake-up, which comes within RETRY_MS.
 static void hand_over(plane_t *p) {
-  for (int i = 0; i < p->nready; i++) {
+  int i = 0;
+  for (; i < p->nready; i++) {
     batch_t *b = p->ready[i];
-    if (napi_call_threadsafe_function(p->tsfn, b, napi_tsfn_blocking) != napi_ok) {
+    napi_status st = napi_call_threadsafe_function(p->tsfn, b, napi_tsfn_nonblocking);
+    if (st == napi_queue_full) break;
+    if (st != napi_ok) {
       free(b->data);
       free(b);
     }
   }
-  p->nready = 0;
+  memmove(p->ready, p->ready + i, sizeof(p->ready[0]) * (size_t)(p->nready - i));
+  p->nready -= i;
 }
 
 // Record: u32 socket index, u32 socket generation, u16 port, u8 family (4|6), u8 pad, 16 address
@@ -397,7 +403,7 @@ static void *io_thread(void *arg) {
   plane_t *p = arg;
   struct epoll_event ev[EVENTS];
   while (1) {
-    int n = epoll_wait(p->epfd, ev, EVENTS, -1);
+    int n = epoll_wait(p->epfd, ev, EVENTS, p->nready > 0 ? RETRY_MS : -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     pthread_mutex_lock(&p->lock);

@@ -4,7 +4,7 @@
 // missing this prints why and exits 0, and turnkit runs on the JavaScript data plane.
 // Usage: node scripts/build-native.mjs [--required]  (--required: a failure exits 1)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,10 +26,14 @@ if (!headers) skip('the Node headers (node_api.h) are not installed');
 const cc = process.env.CC ?? 'cc';
 if (existsSync(OUT) && statSync(OUT).mtimeMs > statSync(SRC).mtimeMs) process.exit(0);
 mkdirSync(dirname(OUT), { recursive: true });
+// Built beside and renamed over: a process that has the old addon loaded keeps its (unlinked) copy.
+const tmp = `${OUT}.${process.pid}.tmp`;
 try {
-  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-shared', '-fPIC', '-pthread', `-I${headers}`, '-DNODE_GYP_MODULE_NAME=dataplane', '-o', OUT, SRC], {
+  execFileSync(cc, ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-shared', '-fPIC', '-pthread', `-I${headers}`, '-DNODE_GYP_MODULE_NAME=dataplane', '-o', tmp, SRC], {
     stdio: 'inherit',
   });
+  renameSync(tmp, OUT);
 } catch (err) {
+  rmSync(tmp, { force: true });
   skip(`${cc} failed (${err.message.split('\n')[0]})`);
 }

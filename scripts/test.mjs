@@ -3,6 +3,7 @@
 //
 // 1. scripts/install-test-deps.sh (Debian packages the integration tests use)
 // 2. tsc -p .  (tests run compiled, from dist/test/**/*.test.js) and the native data plane
+//    (when built, servers run on it; test/integration and test/transport run again on js)
 // 3. runs each compiled tap test file in its own node process, 2 at a time,
 //    with a per-file timeout and a global one, and prints its TAP output
 // 4. last line: `N passed, N failed, N skipped` (leaf test points; see countTap)
@@ -27,9 +28,12 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/** The native data plane addon; when built, the files under NATIVE_PASS_DIRS also run on it. */
+/**
+ * The native data plane addon. When it is built, servers the tests start use it (the default,
+ * --data-plane auto), and the files under JS_PASS_DIRS run a second time on the JavaScript plane.
+ */
 const NATIVE_ADDON = join(ROOT, 'dist', 'native', 'dataplane.node');
-const NATIVE_PASS_DIRS = ['integration', 'transport'];
+const JS_PASS_DIRS = ['integration', 'transport'];
 const env = process.env;
 
 /** Reads a positive integer setting from the environment. */
@@ -620,16 +624,16 @@ async function main() {
   }
   out(`# running ${runnable.length} test file(s), ${CONFIG.jobs} at a time, ${CONFIG.fileTimeoutMs / 1000} s per file`);
 
-  // 4. run: parallel files first, then the serial ones one by one. The files under NATIVE_PASS_DIRS
-  // run a second time with the servers they start on the native data plane, when it is built.
+  // 4. run: parallel files first, then the serial ones one by one; the files under JS_PASS_DIRS a
+  // second time on the JavaScript data plane, when the native one is built (else it was the only one).
   const parallel = runnable.filter((f) => !isSerial(f));
   const serial = runnable.filter((f) => isSerial(f));
   if (existsSync(NATIVE_ADDON)) {
-    const again = runnable.filter((f) => NATIVE_PASS_DIRS.some((d) => isUnder(f, join(ROOT, 'dist', 'test', d))));
-    parallel.push(...again.map((f) => ({ file: f, label: `${f} [native data plane]`, extraEnv: { TEST_DATA_PLANE: 'native' } })));
-    if (again.length) out(`# ${again.length} file(s) run again on the native data plane (TEST_DATA_PLANE=native)`);
+    const again = runnable.filter((f) => JS_PASS_DIRS.some((d) => isUnder(f, join(ROOT, 'dist', 'test', d))));
+    parallel.push(...again.map((f) => ({ file: f, label: `${f} [js data plane]`, extraEnv: { TEST_DATA_PLANE: 'js' } })));
+    if (again.length) out(`# ${again.length} file(s) run again on the JavaScript data plane (TEST_DATA_PLANE=js)`);
   } else {
-    out(`# SKIP native data plane pass: ${rel(NATIVE_ADDON)} is not built (scripts/build-native.mjs needs cc and the Node headers)`);
+    out(`# SKIP native data plane: ${rel(NATIVE_ADDON)} is not built (scripts/build-native.mjs needs cc and the Node headers); every test ran on the JavaScript plane`);
     totals.skipped += 1;
     skips.push('native data plane not built');
   }

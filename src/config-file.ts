@@ -60,7 +60,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'drain_timeout', field: 'drainTimeout', flag: '--drain-timeout <seconds>', type: 'int', default: '30', doc: 'on SIGTERM, how long live allocations may keep relaying' },
   { key: 'web', field: 'web', flag: '--no-web', type: 'bool', default: 'true on a loopback http_listen, else false', doc: 'the conferencing page at / and its signaling at /signal on the HTTP listener (it mints a TURN credential for whoever joins)' },
   { key: 'state_dir', field: 'stateDir', flag: '--state-dir <dir>', type: 'string', default: '/var/lib/turnkit as root, else ./.turnkit', doc: 'where a generated secret is kept (0600)' },
-  { key: 'data_plane', field: 'dataPlane', flag: '--data-plane <plane>', type: 'string', default: 'js', doc: 'UDP data plane: js (Node dgram), native (the recvmmsg/sendmmsg addon; fails if not built) or auto (native when built, else js)' },
+  { key: 'data_plane', field: 'dataPlane', flag: '--data-plane <plane>', type: 'string', default: 'auto', doc: 'UDP data plane: auto (native when built, else js), native (the recvmmsg/sendmmsg addon; fails if not built) or js (Node dgram)' },
 ];
 
 /** Every key a configuration file may use. */

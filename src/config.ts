@@ -130,7 +130,7 @@ export const DEFAULTS: ServerConfig = {
   drainTimeout: 30,
   stateDir: process.getuid?.() === 0 ? '/var/lib/turnkit' : '.turnkit',
   web: true,
-  dataPlane: 'js',
+  dataPlane: 'auto',
 };
 
 /** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */

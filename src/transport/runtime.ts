@@ -485,6 +485,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       listeners,
       turn,
       realm: config.realm,
+      dataPlane: plane.name,
       ...(http ? { credentials: `http://${formatHostPort(http)}/ice-servers?username=ID` } : {}),
       ...(metricsHttp ? { metrics: `http://${formatHostPort(metricsHttp)}/metrics` } : {}),
     });

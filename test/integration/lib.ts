@@ -266,8 +266,8 @@ export async function loadStartServer(): Promise<StartServer> {
 }
 
 /**
- * The data plane servers started here use: `TEST_DATA_PLANE` (set by scripts/test.mjs for its
- * native pass over these tests), else the server's default.
+ * The data plane servers started here use: `TEST_DATA_PLANE` (scripts/test.mjs sets it to js for
+ * its second pass over these tests), else the server's default (native when built).
  */
 export const TEST_DATA_PLANE = process.env.TEST_DATA_PLANE;
 

@@ -328,3 +328,33 @@ t.test('native plane: plain Binding answered by the fast path exactly as JavaScr
 function xorOrPlainPort(value: Buffer): number {
   return value.readUInt16BE(2);
 }
+
+t.test('native plane: a flood of slow-path datagrams is dropped and counted, Binding still answered, close() does not hang', { skip: planes[1]!.skip }, async (t) => {
+  const server = await runServer(resolveConfig({ listen: [{ host: '127.0.0.1', port: 0 }], httpListen: null, metricsListen: null, dataPlane: 'native', logLevel: 'silent' }));
+  let closed = false;
+  t.teardown(() => (closed ? undefined : server.close()));
+  const port = server.listeners.find((l) => l.transport === 'udp')!.port;
+  const flooder = await peerSocket(t);
+  // Bounded: 30,000 datagrams that look like STUN but are not (a lying length), in bursts.
+  const junk = Buffer.alloc(100, 0xab);
+  junk.writeUInt16BE(0x0001, 0);
+  junk.writeUInt16BE(4000, 2);
+  for (let i = 0; i < 30_000; i++) {
+    flooder.send(junk, port, '127.0.0.1');
+    if (i % 500 === 499) await new Promise((r) => setImmediate(r));
+  }
+  const plain = encodeMessage({ method: Method.Binding, cls: MessageClass.Request, transactionId: Buffer.alloc(12, 1), cookie: MAGIC_COOKIE, attributes: [] });
+  const fp = encodeMessage({ method: Method.Binding, cls: MessageClass.Request, transactionId: Buffer.alloc(12, 2), cookie: MAGIC_COOKIE, attributes: [] }, { fingerprint: true });
+  t.ok((await ask(t, port, plain)).m, 'a plain Binding is answered during the flood (fast path)');
+  let answered = false;
+  for (let i = 0; i < 20 && !answered; i++) answered = !!(await ask(t, port, fp)).m;
+  t.ok(answered, 'a Binding with FINGERPRINT (JavaScript) is answered after the flood');
+  const dropped = await counterSum(server.metrics as Parameters<typeof counterSum>[0], 'turnkit_stun_dropped_total', { transport: 'udp' });
+  t.ok(dropped > 0, `the junk was dropped and counted (${dropped} counted; the kernel may have dropped the rest)`);
+  // Stopping mid-flood must not wait on JavaScript (the I/O thread never blocks on it).
+  for (let i = 0; i < 5_000; i++) flooder.send(junk, port, '127.0.0.1');
+  const stop = server.close().then(() => 'closed');
+  const verdict = await Promise.race([stop, new Promise((r) => setTimeout(() => r('hung'), 5000))]);
+  closed = true;
+  t.equal(verdict, 'closed', 'close() resolves while datagrams are still arriving');
+});
