@@ -49,7 +49,7 @@ const peerPort = await new Promise((res) => peer.stdout.once('data', (d) => res(
 let loadStartMs = 0;
 let loadLine = '';
 const spawnedAt = Date.now();
-const tk = spawn('taskset', ['-c', '1', process.execPath, '--cpu-prof', '--cpu-prof-dir', profDir, join(ROOT, 'dist/bin/turnkit.js'), 'serve',
+const tk = spawn('taskset', ['-c', '1', process.execPath, '--max-semi-space-size=2', '--cpu-prof', '--cpu-prof-dir', profDir, join(ROOT, 'dist/bin/turnkit.js'), 'serve',
   '--listen', `127.0.0.1:${port}`, '--user', 'test:test', '--realm', 'example.org', '--allow-peer', '127.0.0.0/8', '--relay-ip', '127.0.0.1',
   '--relay-ports', '16000-31999', '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0', '--log-level', 'warn', '--data-plane', PLANE, ...extra], { stdio: 'inherit' });
 try {

@@ -220,7 +220,8 @@ const SERVER_DEFS = {
   turnkit: {
     available: () => (existsSync(join(ROOT, 'dist/bin/turnkit.js')) ? null : 'dist/bin/turnkit.js missing (npm run build)'),
     rest: true,
-    cmd: (port, { rest }) => [process.execPath, [join(ROOT, 'dist/bin/turnkit.js'), 'serve', '--listen', `127.0.0.1:${port}`,
+    // Launched as every turnkit launcher does (npm start, systemd, the image): a 2 MB young generation.
+    cmd: (port, { rest }) => [process.execPath, ['--max-semi-space-size=2', join(ROOT, 'dist/bin/turnkit.js'), 'serve', '--listen', `127.0.0.1:${port}`,
       ...(rest ? ['--secret', SECRET] : ['--user', 'test:test']), '--realm', 'example.org', '--allow-peer', '127.0.0.0/8',
       '--relay-ip', '127.0.0.1', '--relay-ports', `${RELAY_MIN}-${RELAY_MAX}`, '--max-allocations-per-user', '0', '--max-allocations-per-ip', '0',
       '--log-level', 'warn', '--data-plane', 'js', ...turnkitExtra()]],

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { resolveConfig, type ConfigInput } from '../src/config.js';

@@ -414,7 +414,7 @@ t.test('systemd unit: parses, runs the daemon with the config, sandboxed, drains
     return v?.[v.length - 1];
   };
   t.equal(one('Type'), 'simple');
-  t.equal(one('ExecStart'), '/usr/bin/env node /opt/turnkit/dist/bin/turnkit.js serve --config /etc/turnkit/turnkit.yaml');
+  t.equal(one('ExecStart'), '/usr/bin/env node --max-semi-space-size=2 /opt/turnkit/dist/bin/turnkit.js serve --config /etc/turnkit/turnkit.yaml');
   t.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');
   const expected: Record<string, string> = {
     DynamicUser: 'yes',
@@ -543,7 +543,7 @@ t.test('Dockerfile: multi-stage on node:20-slim, builds, runs non-root, exposes 
   const cmd = last('CMD');
   const argv = [...(entry ? (execForm(entry.args) ?? []) : []), ...(cmd ? (execForm(cmd.args) ?? []) : [])];
   t.ok(entry ? execForm(entry.args) : true, 'ENTRYPOINT in exec form (node is PID 1 and gets SIGTERM)');
-  t.same(argv.slice(0, 3), ['node', '/app/dist/bin/turnkit.js', 'serve'], 'runs node /app/dist/bin/turnkit.js serve');
+  t.same(argv.slice(0, 4), ['node', '--max-semi-space-size=2', '/app/dist/bin/turnkit.js', 'serve'], 'runs node --max-semi-space-size=2 /app/dist/bin/turnkit.js serve');
 
   // /app/dist/bin reaches the final stage.
   const workdirs: string[] = [];
