@@ -125,7 +125,11 @@ export const DEFAULTS: ServerConfig = {
   web: true,
 };
 
-/** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */
+/**
+ * Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. An IPv6
+ * address with a port must be in brackets; an unbracketed one whose tail could be read as a port
+ * ("::1:3478") is refused as ambiguous rather than guessed.
+ */
 export function parseHostPort(text: string, option: string, defaultPort: number): HostPort {
   const bad = (why: string): ConfigError =>
     new ConfigError(`${option} "${text}": ${why} (expected IP:PORT, e.g. 127.0.0.1:3478 or [::1]:3478)`);
@@ -135,10 +139,15 @@ export function parseHostPort(text: string, option: string, defaultPort: number)
   if (bracket) {
     host = bracket[1]!;
     portText = bracket[2];
+    if (parseIp(host)?.family === 'IPv4') throw bad('brackets are for IPv6 addresses only');
   } else if ((text.match(/:/g) ?? []).length === 1) {
     [host, portText] = text.split(':') as [string, string];
   } else {
     host = text;
+    const tail = text.lastIndexOf(':');
+    if (parseIp(host) && /^\d{1,5}$/.test(text.slice(tail + 1)) && parseIp(text.slice(0, tail))) {
+      throw bad(`ambiguous: write [${text.slice(0, tail)}]:${text.slice(tail + 1)} for an address and port, or [${text}] for the address alone`);
+    }
   }
   if (!parseIp(host)) throw bad(`"${host}" is not an IP address`);
   const port = portText === undefined ? defaultPort : parsePort(portText, option, text);

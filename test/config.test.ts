@@ -22,6 +22,16 @@ t.test('parseHostPort rejects bad input with a message naming the option and the
   }
 });
 
+t.test('parseHostPort: an unbracketed IPv6 address with what looks like a port is refused as ambiguous', async (t) => {
+  t.throws(() => parseHostPort('::1:3478', '--listen', 3478), { message: /--listen "::1:3478": ambiguous: write \[::1\]:3478 for an address and port, or \[::1:3478\] for the address alone/ });
+  t.throws(() => parseHostPort('fe80::1:2', '--metrics-listen', 9641), { message: /ambiguous/ });
+  t.same(parseHostPort('[::1:3478]', '--listen', 3478), { host: '::1:3478', port: 3478 }, 'brackets make it an address');
+  t.same(parseHostPort('2001:db8::1', '--listen', 3478), { host: '2001:db8::1', port: 3478 }, 'no port-like tail: a bare address');
+  t.throws(() => parseHostPort('[127.0.0.1]:3478', '--listen', 3478), { message: /brackets are for IPv6 addresses only/ });
+  t.throws(() => parseHostPort('[::1]:', '--listen', 3478), { message: /port must be a number/ });
+  t.throws(() => parseHostPort('[fe80::1%eth0]:3478', '--listen', 3478), { message: /is not an IP address/ });
+});
+
 t.test('defaults: UDP/TCP on 3478 and TLS on 5349, both families, SOFTWARE without a version', async (t) => {
   const c = resolveConfig({});
   t.same(c.listen, DEFAULTS.listen);
