@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { DROP_REASONS, type StunTransport } from '../stun/server.js';
 import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
-import { RELAY_DROP_REASONS } from '../turn/context.js';
+import { REDIRECT_REASONS, RELAY_DROP_REASONS } from '../turn/context.js';
 
 const TRANSPORTS: readonly StunTransport[] = ['udp', 'tcp', 'tls'];
 
@@ -37,6 +37,8 @@ export interface StunMetrics {
   authFailures: Counter<'reason'>;
   /** Allocations refused by a quota, by which quota. */
   quotaRefusals: Counter<'quota'>;
+  /** Allocates sent to an alternate server (300 Try Alternate), by why: draining or full. */
+  redirects: Counter<'reason'>;
   /** Error responses by method and STUN error code. */
   errors: Counter<'method' | 'code'>;
   /** How long allocations lived, seconds. */
@@ -150,6 +152,12 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     labelNames: ['quota'] as const,
     registers: [registry],
   });
+  const redirects = new Counter({
+    name: 'turnkit_alternate_redirects_total',
+    help: 'Allocates answered 300 Try Alternate, by why this node had no room',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const errors = new Counter({
     name: 'turnkit_errors_total',
     help: 'Error responses, by method and STUN error code',
@@ -190,6 +198,7 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
   for (const reason of RELAY_DROP_REASONS) relayDropped.inc({ reason }, 0);
   for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
   for (const quota of ['user', 'client-ip', 'total']) quotaRefusals.inc({ quota }, 0);
+  for (const reason of REDIRECT_REASONS) redirects.inc({ reason }, 0);
   for (const transport of TRANSPORTS) {
     for (const reason of DROP_REASONS) dropped.inc({ transport, reason }, 0);
     if (transport !== 'udp') {
@@ -212,6 +221,7 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     peerDenied,
     authFailures,
     quotaRefusals,
+    redirects,
     errors,
     allocationLifetime,
     requestDuration,

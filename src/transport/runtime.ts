@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../services/logger.js';
 import type { Registry } from 'prom-client';
 import { createStunMetrics, type StreamCloseReason } from '../services/metrics.js';
 import { methodName } from '../stun/names.js';
-import { AttributeType, Method } from '../stun/constants.js';
+import { AttributeType, ErrorCode, Method } from '../stun/constants.js';
 import { decodeErrorCode } from '../stun/attributes/error-code.js';
 import { decodeMessage, getAttribute } from '../stun/message.js';
 import type { BindingServerConfig, SocketRole, StunTransport } from '../stun/server.js';
@@ -63,7 +63,7 @@ const RESTART_ONLY: ReadonlyArray<keyof ServerConfig> = [
   'httpListen',
   'metricsListen',
   'relayPorts',
-  'relayIp',
+  'relayIps',
   'stateDir',
   'web',
 ];
@@ -94,6 +94,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const listeners: ListenerInfo[] = [];
   const senders = new Map<number, ClientSender>();
   const relays = new Map<number, dgram.Socket>();
+  /** The IPv6 relay of each dual allocation (RFC 8656 §7.2), by allocation id; it ends with the IPv4 one. */
+  const additionalRelays = new Map<number, dgram.Socket>();
   const reservedSockets = new Map<string, dgram.Socket>();
   let nextListenerId = 1;
   const binding: BindingServerConfig = { software: config.software };
@@ -117,6 +119,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       logger.info('peer denied', { peer: n.peer, rule: n.rule });
     } else if (n.event === 'auth-failed') {
       metrics.authFailures.inc({ reason: n.reason });
+    } else if (n.event === 'redirect') {
+      metrics.redirects.inc({ reason: n.reason });
     } else {
       metrics.quotaRefusals.inc({ quota: n.which });
     }
@@ -127,30 +131,36 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     if (!socket) return;
     relays.delete(allocation.id);
     void closeUdp(socket);
+    const second = additionalRelays.get(allocation.id);
+    additionalRelays.delete(allocation.id);
+    if (second) void closeUdp(second);
     metrics.allocations.dec();
     metrics.allocationEvents.inc({ event });
     metrics.allocationLifetime.observe((Date.now() - allocation.createdAt) / 1000);
     logger.info('allocation ended', { id: allocation.id, event, ...describeAllocation(allocation) });
   };
 
-  const attachRelay = (allocation: Allocation, socket: dgram.Socket): void => {
+  const attachRelay = (allocation: Allocation, socket: dgram.Socket, additional: dgram.Socket | undefined): void => {
     relays.set(allocation.id, socket);
+    if (additional) additionalRelays.set(allocation.id, additional);
     metrics.allocations.inc();
     metrics.allocationEvents.inc({ event: 'created' });
     logger.info('allocation created', { id: allocation.id, ...describeAllocation(allocation) });
     const send = senders.get(allocation.fiveTuple.listenerId);
     const client = allocation.fiveTuple.client;
-    socket.on('message', (data, rinfo) => {
-      const out = engine.handlePeerPacket(allocation, rinfo.address, rinfo.port, data, Date.now());
-      if (out.kind === 'relay-drop') {
-        metrics.relayDropped.inc({ reason: out.reason });
-        return;
-      }
-      relayed.toClientPackets++;
-      relayed.toClientBytes += data.length;
-      send?.(out.data, client);
-    });
-    socket.on('error', (err) => logger.debug('relay socket error', { id: allocation.id, error: err.message }));
+    for (const s of additional ? [socket, additional] : [socket]) {
+      s.on('message', (data, rinfo) => {
+        const out = engine.handlePeerPacket(allocation, rinfo.address, rinfo.port, data, Date.now());
+        if (out.kind === 'relay-drop') {
+          metrics.relayDropped.inc({ reason: out.reason });
+          return;
+        }
+        relayed.toClientPackets++;
+        relayed.toClientBytes += data.length;
+        send?.(out.data, client);
+      });
+      s.on('error', (err) => logger.debug('relay socket error', { id: allocation.id, error: err.message }));
+    }
   };
 
   const allocate = async (pending: PendingAllocation, send: ClientSender): Promise<void> => {
@@ -159,6 +169,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     let reserved: dgram.Socket | undefined;
     let relayed: TransportAddress | undefined;
     let reservationToken: Buffer | undefined;
+    // 440 when no address of the family is usable, 508 when no port could be bound.
+    let refused: number | undefined;
     if (pending.reservedPort) {
       const hex = pending.reservedPort.token.toString('hex');
       relay = reservedSockets.get(hex);
@@ -169,6 +181,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       const opened = ip
         ? await openRelay(ip, config.relayPorts, { even: pending.evenPort !== undefined, reserveNext: pending.evenPort?.reserveNext ?? false })
         : undefined;
+      refused = ip ? ErrorCode.InsufficientCapacity : ErrorCode.AddressFamilyNotSupported;
       if (opened) {
         relay = opened.relay.socket;
         relayed = opened.relay.address;
@@ -179,10 +192,21 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         }
       }
     }
+    // RFC 8656 §7.2 dual allocation: the IPv6 relay, opened only once the IPv4 one is there.
+    let second: { socket: dgram.Socket; address: TransportAddress } | { refused: number } | undefined;
+    if (relay && pending.additional && pending.additional.refused === undefined) {
+      const ip6 = relayIpFor(config, pending.additional.family, event.source, event.local);
+      const opened6 = ip6 ? await openRelay(ip6, config.relayPorts) : undefined;
+      second = opened6
+        ? { socket: opened6.relay.socket, address: opened6.relay.address }
+        : { refused: ip6 ? ErrorCode.InsufficientCapacity : ErrorCode.AddressFamilyNotSupported };
+    }
+    const secondSocket = second && 'socket' in second ? second.socket : undefined;
     if (!senders.has(event.listenerId)) {
       // The client's connection closed while the relay was opening.
       engine.cancelPending(pending);
       if (relay) void closeUdp(relay);
+      if (secondSocket) void closeUdp(secondSocket);
       return;
     }
     const out =
@@ -192,10 +216,16 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
             relayed,
             advertised: advertisedRelay(config, relayed),
             ...(reservationToken ? { reservationToken } : {}),
+            ...(second
+              ? { additional: 'socket' in second ? { relayed: second.address, advertised: advertisedRelay(config, second.address) } : second }
+              : {}),
           })
-        : engine.completeAllocation(pending, { ok: false });
-    if (out.created && relay) attachRelay(out.created, relay);
-    else if (relay) void closeUdp(relay);
+        : engine.completeAllocation(pending, { ok: false, ...(refused ? { refused } : {}) });
+    if (out.created && relay) attachRelay(out.created, relay, secondSocket);
+    else {
+      if (relay) void closeUdp(relay);
+      if (secondSocket) void closeUdp(secondSocket);
+    }
     execute(out, event.transport, send);
   };
 
@@ -219,7 +249,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         note(outcome.note);
         return;
       case 'send-peer': {
-        const socket = relays.get(outcome.allocation.id);
+        const a = outcome.allocation;
+        const socket = outcome.peer.family === a.relayed.family ? relays.get(a.id) : additionalRelays.get(a.id);
         if (!socket) return;
         relayed.toPeerPackets++;
         relayed.toPeerBytes += outcome.data.length;
@@ -277,8 +308,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       metrics.connectionsClosed.inc({ transport: c instanceof tls.TLSSocket ? 'tls' : 'tcp', reason: 'shutdown' });
       c.destroy();
     }
-    const relaySockets = [...relays.values(), ...reservedSockets.values()];
+    const relaySockets = [...relays.values(), ...additionalRelays.values(), ...reservedSockets.values()];
     relays.clear();
+    additionalRelays.clear();
     reservedSockets.clear();
     await Promise.all([
       ...relaySockets.map((s) => closeUdp(s)),
@@ -512,9 +544,10 @@ function describeAllocation(a: Allocation): Record<string, unknown> {
   const colon = a.username.indexOf(':');
   return {
     transport: t.transport,
-    client: `${t.client.address}:${t.client.port}`,
-    server: `${t.server.address}:${t.server.port}`,
-    relayed: `${a.relayed.address}:${a.relayed.port}`,
+    client: formatHostPort({ host: t.client.address, port: t.client.port }),
+    server: formatHostPort({ host: t.server.address, port: t.server.port }),
+    relayed: formatHostPort({ host: a.relayed.address, port: a.relayed.port }),
+    ...(a.additional ? { relayedAdditional: formatHostPort({ host: a.additional.relayed.address, port: a.additional.relayed.port }) } : {}),
     user: colon === -1 ? a.username : a.username.slice(colon + 1),
   };
 }
