@@ -46,8 +46,9 @@ export interface RunningServer {
   /** Stops listening, closes every connection and relay, and resolves when all sockets are closed. */
   close(): Promise<void>;
   /**
-   * Graceful shutdown, first half: not ready at once, new allocations refused (508), new TCP/TLS
-   * connections refused; resolves when the last allocation ends or after `timeoutMs`.
+   * Graceful shutdown, first half: not ready at once, new allocations refused (508, or 300 to an
+   * alternate server), new TCP/TLS connections refused; resolves when the last allocation ends or
+   * after `timeoutMs`.
    */
   drain(timeoutMs: number): Promise<void>;
   /** Applies a new configuration without dropping allocations; returns the settings that need a restart. */
@@ -510,7 +511,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       if (next.nonceLifetime !== config.nonceLifetime || (next.secrets.length === 0) !== (config.secrets.length === 0)) {
         nonces = nonceIssuer(next);
       }
-      engine.reconfigure(turnEngineConfig(next, serverAddresses, nonces));
+      // Relay families follow the relay addresses in use, which a reload does not change.
+      engine.reconfigure(turnEngineConfig({ ...next, relayIps: config.relayIps }, serverAddresses, nonces));
       binding.software = next.software;
       logger.setLevel(next.logLevel);
       if (tlsOptions) for (const s of tlsServers) s.setSecureContext({ ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS } as tls.SecureContextOptions);

@@ -99,7 +99,7 @@ export class TurnEngine {
     return this.config.enabled;
   }
 
-  /** From now on, new allocations are refused with 508 (shutdown drain); existing ones keep relaying. */
+  /** From now on, new allocations are refused (shutdown drain): 300 to an alternate server, else 508; existing ones keep relaying. */
   startDraining(): void {
     this.draining = true;
   }
