@@ -41,7 +41,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'secrets', field: 'secrets', flag: '--secret <secret>', type: 'list', default: 'none (a random one is generated for npm start)', doc: 'TURN REST shared secrets; the first mints, all are accepted', secret: true },
   { key: 'secret_file', field: 'secrets', flag: '--secret-file <file>', type: 'file', default: 'none', doc: 'file with one shared secret per line, added to secrets' },
   { key: 'relay_ports', field: 'relayPorts', flag: '--relay-ports <min-max>', type: 'string', default: '49152-65535', doc: 'relay port range' },
-  { key: 'relay_ip', field: 'relayIp', flag: '--relay-ip <ip>', type: 'string', default: 'the address the client reached', doc: 'local IP relay sockets bind to' },
+  { key: 'relay_ip', field: 'relayIp', flag: '--relay-ip <ip>', type: 'list', default: 'the address the client reached', doc: 'local IP relay sockets bind to: one IPv4 and/or one IPv6 address (a dual allocation needs both); only the families given are relayed' },
   { key: 'external_ip', field: 'externalIp', flag: '--external-ip <public[/private]>', type: 'string', default: 'none', doc: 'public address advertised behind 1:1 NAT' },
   { key: 'allow_peers', field: 'allowPeers', flag: '--allow-peer <cidr>', type: 'list', default: 'none', doc: 'peer networks allowed despite the default deny list' },
   { key: 'deny_peers', field: 'denyPeers', flag: '--deny-peer <cidr>', type: 'list', default: 'none', doc: 'peer networks denied in addition' },
@@ -59,6 +59,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'public_host', field: 'publicHost', flag: '--public-host <name>', type: 'string', default: 'external IP or listen address', doc: 'host name in the TURN URIs the service returns' },
   { key: 'drain_timeout', field: 'drainTimeout', flag: '--drain-timeout <seconds>', type: 'int', default: '30', doc: 'on SIGTERM, how long live allocations may keep relaying' },
   { key: 'web', field: 'web', flag: '--no-web', type: 'bool', default: 'true on a loopback http_listen, else false', doc: 'the conferencing page at / and its signaling at /signal on the HTTP listener (it mints a TURN credential for whoever joins)' },
+  { key: 'alternate_server', field: 'alternateServers', flag: '--alternate-server <ip:port>', type: 'hostports', defaultPort: DEFAULT_PORT, default: 'none', doc: 'where a draining or full node sends new UDP/TCP Allocates (300 Try Alternate); round robin, same IP family as the client first' },
+  { key: 'tls_alternate_server', field: 'tlsAlternateServers', flag: '--tls-alternate-server <ip:port>', type: 'hostports', defaultPort: DEFAULT_TLS_PORT, default: 'none', doc: 'the same for Allocates over TLS' },
+  { key: 'alternate_domain', field: 'alternateDomain', flag: '--alternate-domain <name>', type: 'string', default: 'none (the name the client used)', doc: 'ALTERNATE-DOMAIN sent with 300 over TLS: the name the alternates\' certificates carry' },
   { key: 'state_dir', field: 'stateDir', flag: '--state-dir <dir>', type: 'string', default: '/var/lib/turnkit as root, else ./.turnkit', doc: 'where a generated secret is kept (0600)' },
   { key: 'data_plane', field: 'dataPlane', flag: '--data-plane <plane>', type: 'string', default: 'auto', doc: 'UDP data plane: auto (native when built, else js), native (the recvmmsg/sendmmsg addon; fails if not built) or js (Node dgram)' },
 ];

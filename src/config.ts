@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS, type LogLevel } from './services/logger.js';
 import { TextLimit } from './stun/attributes/text.js';
-import { parseIp } from './stun/ip.js';
+import { parseIp, type IpFamily } from './stun/ip.js';
 import { SOFTWARE_MAX_BYTES } from './stun/server.js';
 
 /** A listen address: IP literal and port. */
@@ -41,8 +41,11 @@ export interface ServerConfig {
   secrets: string[];
   /** TURN: the relay port range. */
   relayPorts: { min: number; max: number };
-  /** TURN: the IP relay sockets bind to (default: the address the client reached, else the host's first). */
-  relayIp?: string;
+  /**
+   * TURN: the IP relay sockets bind to, per family (default: the address the client reached, else
+   * the host's first). When any is set, only the families set are relayed (others answer 440).
+   */
+  relayIps: Partial<Record<IpFamily, string>>;
   /** TURN: behind 1:1 NAT, the public address XOR-RELAYED-ADDRESS advertises (optionally per private IP). */
   externalIp?: { public: string; private?: string };
   /** TURN: peer CIDRs allowed despite the default deny list. */
@@ -78,6 +81,12 @@ export interface ServerConfig {
   web: boolean;
   /** Which UDP data plane moves datagrams: `dgram` in JavaScript, the native addon, or native when it loads. */
   dataPlane: DataPlaneChoice;
+  /** RFC 8489 §10: servers a draining or full node sends new UDP/TCP Allocates to (300 Try Alternate). */
+  alternateServers: HostPort[];
+  /** The same for Allocates over TLS (their TLS ports). */
+  tlsAlternateServers: HostPort[];
+  /** RFC 8489 §14.16 ALTERNATE-DOMAIN: the name TLS clients verify the alternate's certificate against. */
+  alternateDomain?: string;
 }
 
 /** The UDP data plane choices (`--data-plane`). */
@@ -115,6 +124,7 @@ export const DEFAULTS: ServerConfig = {
   users: {},
   secrets: [],
   relayPorts: { min: 49152, max: 65535 },
+  relayIps: {},
   allowPeers: [],
   denyPeers: [],
   quotas: { perUser: 10, perClientIp: 100, total: 0 },
@@ -131,9 +141,15 @@ export const DEFAULTS: ServerConfig = {
   stateDir: process.getuid?.() === 0 ? '/var/lib/turnkit' : '.turnkit',
   web: true,
   dataPlane: 'auto',
+  alternateServers: [],
+  tlsAlternateServers: [],
 };
 
-/** Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. */
+/**
+ * Parses "IP:PORT", "[IPv6]:PORT" or a bare IP (taking `defaultPort`) for option `option`. An IPv6
+ * address with a port must be in brackets; an unbracketed one whose tail could be read as a port
+ * ("::1:3478") is refused as ambiguous rather than guessed.
+ */
 export function parseHostPort(text: string, option: string, defaultPort: number): HostPort {
   const bad = (why: string): ConfigError =>
     new ConfigError(`${option} "${text}": ${why} (expected IP:PORT, e.g. 127.0.0.1:3478 or [::1]:3478)`);
@@ -143,10 +159,15 @@ export function parseHostPort(text: string, option: string, defaultPort: number)
   if (bracket) {
     host = bracket[1]!;
     portText = bracket[2];
+    if (parseIp(host)?.family === 'IPv4') throw bad('brackets are for IPv6 addresses only');
   } else if ((text.match(/:/g) ?? []).length === 1) {
     [host, portText] = text.split(':') as [string, string];
   } else {
     host = text;
+    const tail = text.lastIndexOf(':');
+    if (parseIp(host) && /^\d{1,5}$/.test(text.slice(tail + 1)) && parseIp(text.slice(0, tail))) {
+      throw bad(`ambiguous: write [${text.slice(0, tail)}]:${text.slice(tail + 1)} for an address and port, or [${text}] for the address alone`);
+    }
   }
   if (!parseIp(host)) throw bad(`"${host}" is not an IP address`);
   const port = portText === undefined ? defaultPort : parsePort(portText, option, text);
@@ -187,7 +208,8 @@ export interface ConfigInput {
   users?: Record<string, string>;
   secrets?: string[];
   relayPorts?: string;
-  relayIp?: string;
+  /** One address, or one IPv4 and one IPv6 address. */
+  relayIp?: string | string[];
   externalIp?: string;
   allowPeers?: string[];
   denyPeers?: string[];
@@ -208,6 +230,9 @@ export interface ConfigInput {
   stateDir?: string;
   web?: boolean;
   dataPlane?: string;
+  alternateServers?: HostPort[];
+  tlsAlternateServers?: HostPort[];
+  alternateDomain?: string;
 }
 
 /** Parses "name:password" as `--user` takes it (the password may contain colons). */
@@ -247,12 +272,7 @@ function resolveTurn(config: ServerConfig, input: ConfigInput): void {
     }
     config.relayPorts = { min, max };
   }
-  if (input.relayIp !== undefined) {
-    if (!parseIp(input.relayIp) || isWildcard(input.relayIp)) {
-      throw new ConfigError(`--relay-ip "${input.relayIp}": give a specific local IP address`);
-    }
-    config.relayIp = input.relayIp;
-  }
+  if (input.relayIp !== undefined) config.relayIps = resolveRelayIps(input.relayIp);
   if (input.externalIp !== undefined) {
     const [pub, priv] = input.externalIp.split('/');
     if (!pub || !parseIp(pub) || (priv !== undefined && !parseIp(priv))) {
@@ -307,6 +327,43 @@ function resolveServices(config: ServerConfig, input: ConfigInput): void {
     throw new ConfigError(
       `--http-listen ${formatHostPort(config.httpListen)}: the credential service hands out TURN credentials; off loopback it needs --api-key KEY`,
     );
+  }
+}
+
+/** `--relay-ip`: specific addresses, at most one per family (a dual allocation takes one of each). */
+function resolveRelayIps(given: string | string[]): Partial<Record<IpFamily, string>> {
+  const out: Partial<Record<IpFamily, string>> = {};
+  for (const text of typeof given === 'string' ? [given] : given) {
+    const ip = parseIp(text);
+    if (!ip || isWildcard(text)) throw new ConfigError(`--relay-ip "${text}": give a specific local IP address`);
+    if (out[ip.family]) {
+      throw new ConfigError(`--relay-ip "${text}": one ${ip.family} address is already given (${out[ip.family]}); use at most one IPv4 and one IPv6 address`);
+    }
+    out[ip.family] = text;
+  }
+  return out;
+}
+
+/** ALTERNATE-SERVER carries an IP address and a port: no wildcard, no port 0. */
+function resolveAlternates(config: ServerConfig, input: ConfigInput): void {
+  for (const [option, field] of [['--alternate-server', 'alternateServers'], ['--tls-alternate-server', 'tlsAlternateServers']] as const) {
+    const list = input[field];
+    if (!list) continue;
+    for (const hp of list) {
+      if (isWildcard(hp.host) || hp.port === 0) {
+        throw new ConfigError(`${option} ${formatHostPort(hp)}: give the specific IP address and port clients should try instead`);
+      }
+    }
+    config[field] = [...list];
+  }
+  if (input.alternateDomain !== undefined) {
+    if (!/^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(input.alternateDomain)) {
+      throw new ConfigError(`--alternate-domain "${input.alternateDomain}": give a DNS name such as turn.example.com`);
+    }
+    if (config.tlsAlternateServers.length === 0) {
+      throw new ConfigError('--alternate-domain is sent with 300 answers over TLS: add --tls-alternate-server IP:PORT');
+    }
+    config.alternateDomain = input.alternateDomain;
   }
 }
 
@@ -371,6 +428,7 @@ export function resolveConfig(input: ConfigInput): ServerConfig {
   }
   if (input.altAddress !== undefined) resolveRfc5780(config, input.altAddress, input.altPort);
   resolveTurn(config, input);
+  resolveAlternates(config, input);
   resolveServices(config, input);
   return config;
 }

@@ -97,6 +97,40 @@ t.test('environment: TURNKIT_* names, comma lists, users as name:password pairs;
   t.throws(() => loadEnv({ TURNKIT_NOPE: '1' }), { message: /TURNKIT_NOPE: unknown setting/ });
 });
 
+t.test('IPv6 in every HOST:PORT setting, and the dual-stack / alternate-server lists, from a file and the environment', async (t) => {
+  const dir = tempDir(t);
+  const file = write(
+    dir,
+    'v6.yaml',
+    [
+      'listen: ["[::1]:3478", "127.0.0.1:3478"]',
+      'tls_listen: ["[::1]:5349"]',
+      'cert: /c.pem',
+      'key: /k.pem',
+      'http_listen: "[::1]:8080"',
+      'metrics_listen: "[::1]:9641"',
+      'relay_ip: [127.0.0.1, "::1"]',
+      'alternate_server: ["192.0.2.20:3478", "[2001:db8::20]:3478"]',
+      'tls_alternate_server: ["[2001:db8::20]"]',
+      'alternate_domain: turn2.example.com',
+    ].join('\n'),
+  );
+  const c = resolveConfig(loadConfigFile(file));
+  t.same(c.listen, [{ host: '::1', port: 3478 }, { host: '127.0.0.1', port: 3478 }]);
+  t.same(c.tlsListen, [{ host: '::1', port: 5349 }]);
+  t.same(c.httpListen, { host: '::1', port: 8080 });
+  t.same(c.metricsListen, { host: '::1', port: 9641 });
+  t.same(c.relayIps, { IPv4: '127.0.0.1', IPv6: '::1' });
+  t.same(c.alternateServers, [{ host: '192.0.2.20', port: 3478 }, { host: '2001:db8::20', port: 3478 }]);
+  t.same(c.tlsAlternateServers, [{ host: '2001:db8::20', port: 5349 }], 'no port: the TLS default');
+  t.equal(c.alternateDomain, 'turn2.example.com');
+  const e = resolveConfig(loadEnv({ TURNKIT_RELAY_IP: '127.0.0.1,::1', TURNKIT_ALTERNATE_SERVER: '[::1]:4000, 127.0.0.1:4000' }));
+  t.same(e.relayIps, { IPv4: '127.0.0.1', IPv6: '::1' }, 'env: comma list');
+  t.same(e.alternateServers, [{ host: '::1', port: 4000 }, { host: '127.0.0.1', port: 4000 }]);
+  t.throws(() => loadEnv({ TURNKIT_ALTERNATE_SERVER: '::1:4000' }), { message: /TURNKIT_ALTERNATE_SERVER "::1:4000": ambiguous/ });
+  t.throws(() => loadConfigFile(write(dir, 'bad.yaml', 'http_listen: "::1:8080"')), { message: /bad\.yaml: http_listen "::1:8080": ambiguous/ });
+});
+
 t.test('precedence: flags > environment > file > defaults, key by key', async (t) => {
   const dir = tempDir(t);
   const file = loadConfigFile(write(dir, 'p.yaml', 'realm: from-file\nrelay_ports: 50000-50010\nmax_lifetime: 1000\n'));

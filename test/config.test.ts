@@ -22,6 +22,41 @@ t.test('parseHostPort rejects bad input with a message naming the option and the
   }
 });
 
+t.test('parseHostPort: an unbracketed IPv6 address with what looks like a port is refused as ambiguous', async (t) => {
+  t.throws(() => parseHostPort('::1:3478', '--listen', 3478), { message: /--listen "::1:3478": ambiguous: write \[::1\]:3478 for an address and port, or \[::1:3478\] for the address alone/ });
+  t.throws(() => parseHostPort('fe80::1:2', '--metrics-listen', 9641), { message: /ambiguous/ });
+  t.same(parseHostPort('[::1:3478]', '--listen', 3478), { host: '::1:3478', port: 3478 }, 'brackets make it an address');
+  t.same(parseHostPort('2001:db8::1', '--listen', 3478), { host: '2001:db8::1', port: 3478 }, 'no port-like tail: a bare address');
+  t.throws(() => parseHostPort('[127.0.0.1]:3478', '--listen', 3478), { message: /brackets are for IPv6 addresses only/ });
+  t.throws(() => parseHostPort('[::1]:', '--listen', 3478), { message: /port must be a number/ });
+  t.throws(() => parseHostPort('[fe80::1%eth0]:3478', '--listen', 3478), { message: /is not an IP address/ });
+});
+
+t.test('--relay-ip: one address per family; the families given are the ones relayed', async (t) => {
+  t.same(resolveConfig({}).relayIps, {}, 'default: none (chosen per client)');
+  t.same(resolveConfig({ relayIp: '192.0.2.10' }).relayIps, { IPv4: '192.0.2.10' }, 'one address, as a plain string');
+  t.same(resolveConfig({ relayIp: ['192.0.2.10', '2001:db8::10'] }).relayIps, { IPv4: '192.0.2.10', IPv6: '2001:db8::10' });
+  t.same(resolveConfig({ relayIp: ['::1'] }).relayIps, { IPv6: '::1' });
+  t.throws(() => resolveConfig({ relayIp: ['192.0.2.10', '192.0.2.11'] }), { message: /--relay-ip "192\.0\.2\.11": one IPv4 address is already given \(192\.0\.2\.10\); use at most one IPv4 and one IPv6 address/ });
+  t.throws(() => resolveConfig({ relayIp: ['::'] }), { message: /--relay-ip "::": give a specific local IP/ });
+});
+
+t.test('alternate servers: IP:PORT lists for UDP/TCP and TLS, and the TLS domain', async (t) => {
+  const c = resolveConfig({
+    alternateServers: [{ host: '192.0.2.20', port: 3478 }, { host: '2001:db8::20', port: 3478 }],
+    tlsAlternateServers: [{ host: '192.0.2.20', port: 5349 }],
+    alternateDomain: 'turn2.example.com',
+  });
+  t.same(c.alternateServers, [{ host: '192.0.2.20', port: 3478 }, { host: '2001:db8::20', port: 3478 }]);
+  t.same(c.tlsAlternateServers, [{ host: '192.0.2.20', port: 5349 }]);
+  t.equal(c.alternateDomain, 'turn2.example.com');
+  t.same(resolveConfig({}).alternateServers, [], 'none by default');
+  t.throws(() => resolveConfig({ alternateServers: [{ host: '0.0.0.0', port: 3478 }] }), { message: /--alternate-server 0\.0\.0\.0:3478: give the specific IP address and port/ });
+  t.throws(() => resolveConfig({ tlsAlternateServers: [{ host: '::1', port: 0 }] }), { message: /--tls-alternate-server \[::1\]:0/ });
+  t.throws(() => resolveConfig({ tlsAlternateServers: [{ host: '192.0.2.20', port: 5349 }], alternateDomain: 'not a name' }), { message: /--alternate-domain "not a name": give a DNS name/ });
+  t.throws(() => resolveConfig({ alternateDomain: 'turn.example.com' }), { message: /--alternate-domain .* add --tls-alternate-server/ });
+});
+
 t.test('defaults: UDP/TCP on 3478 and TLS on 5349, both families, SOFTWARE without a version', async (t) => {
   const c = resolveConfig({});
   t.same(c.listen, DEFAULTS.listen);

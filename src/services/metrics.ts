@@ -3,7 +3,7 @@ import { DROP_REASONS, type StunTransport } from '../stun/server.js';
 import { Method } from '../stun/constants.js';
 import { methodName } from '../stun/names.js';
 import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
-import { RELAY_DROP_REASONS } from '../turn/context.js';
+import { REDIRECT_REASONS, RELAY_DROP_REASONS } from '../turn/context.js';
 
 const TRANSPORTS: readonly StunTransport[] = ['udp', 'tcp', 'tls'];
 
@@ -39,6 +39,8 @@ export interface StunMetrics {
   authFailures: Counter<'reason'>;
   /** Allocations refused by a quota, by which quota. */
   quotaRefusals: Counter<'quota'>;
+  /** Allocates sent to an alternate server (300 Try Alternate), by why: draining or full. */
+  redirects: Counter<'reason'>;
   /** Error responses by method and STUN error code. */
   errors: Counter<'method' | 'code'>;
   /** How long allocations lived, seconds. */
@@ -187,6 +189,12 @@ export function createStunMetrics(
     labelNames: ['quota'] as const,
     registers: [registry],
   });
+  const redirects = new Counter({
+    name: 'turnkit_alternate_redirects_total',
+    help: 'Allocates answered 300 Try Alternate, by why this node had no room',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const errors = new Counter({
     name: 'turnkit_errors_total',
     help: 'Error responses, by method and STUN error code',
@@ -227,6 +235,7 @@ export function createStunMetrics(
   for (const reason of RELAY_DROP_REASONS) relayDropped.inc({ reason }, 0);
   for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
   for (const quota of ['user', 'client-ip', 'total']) quotaRefusals.inc({ quota }, 0);
+  for (const reason of REDIRECT_REASONS) redirects.inc({ reason }, 0);
   for (const transport of TRANSPORTS) {
     for (const reason of DROP_REASONS) dropped.inc({ transport, reason }, 0);
     if (transport !== 'udp') {
@@ -249,6 +258,7 @@ export function createStunMetrics(
     peerDenied,
     authFailures,
     quotaRefusals,
+    redirects,
     errors,
     allocationLifetime,
     requestDuration,

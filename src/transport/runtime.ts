@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../services/logger.js';
 import type { Registry } from 'prom-client';
 import { createStunMetrics, type StreamCloseReason } from '../services/metrics.js';
 import { methodName } from '../stun/names.js';
-import { AttributeType, Method } from '../stun/constants.js';
+import { AttributeType, ErrorCode, Method } from '../stun/constants.js';
 import { decodeErrorCode } from '../stun/attributes/error-code.js';
 import { decodeMessage, getAttribute } from '../stun/message.js';
 import { plainBindingSuffix, type BindingServerConfig, type SocketRole, type StunTransport } from '../stun/server.js';
@@ -48,8 +48,9 @@ export interface RunningServer {
   /** Stops listening, closes every connection and relay, and resolves when all sockets are closed. */
   close(): Promise<void>;
   /**
-   * Graceful shutdown, first half: not ready at once, new allocations refused (508), new TCP/TLS
-   * connections refused; resolves when the last allocation ends or after `timeoutMs`.
+   * Graceful shutdown, first half: not ready at once, new allocations refused (508, or 300 to an
+   * alternate server), new TCP/TLS connections refused; resolves when the last allocation ends or
+   * after `timeoutMs`.
    */
   drain(timeoutMs: number): Promise<void>;
   /** Applies a new configuration without dropping allocations; returns the settings that need a restart. */
@@ -65,7 +66,7 @@ const RESTART_ONLY: ReadonlyArray<keyof ServerConfig> = [
   'httpListen',
   'metricsListen',
   'relayPorts',
-  'relayIp',
+  'relayIps',
   'stateDir',
   'web',
   'dataPlane',
@@ -110,6 +111,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const listeners: ListenerInfo[] = [];
   const senders = new Map<number, ClientSender>();
   const relays = new Map<number, DatagramSocket>();
+  /** The IPv6 relay of each dual allocation (RFC 8656 §7.2), by allocation id; it ends with the IPv4 one. */
+  const additionalRelays = new Map<number, DatagramSocket>();
   const reservedSockets = new Map<string, DatagramSocket>();
   let nextListenerId = 1;
   const binding: BindingServerConfig = { software: config.software };
@@ -133,6 +136,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       logger.info('peer denied', { peer: n.peer, rule: n.rule });
     } else if (n.event === 'auth-failed') {
       metrics.authFailures.inc({ reason: n.reason });
+    } else if (n.event === 'redirect') {
+      metrics.redirects.inc({ reason: n.reason });
     } else {
       metrics.quotaRefusals.inc({ quota: n.which });
     }
@@ -143,35 +148,44 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     if (!socket) return;
     relays.delete(allocation.id);
     void socket.close();
+    const second = additionalRelays.get(allocation.id);
+    additionalRelays.delete(allocation.id);
+    if (second) void second.close();
     metrics.allocations.dec();
     metrics.allocationEvents.inc({ event });
     metrics.allocationLifetime.observe((Date.now() - allocation.createdAt) / 1000);
     logger.info('allocation ended', { id: allocation.id, event, ...describeAllocation(allocation) });
   };
 
-  const attachRelay = (allocation: Allocation, socket: DatagramSocket): void => {
+  const attachRelay = (allocation: Allocation, socket: DatagramSocket, additional: DatagramSocket | undefined): void => {
     relays.set(allocation.id, socket);
+    if (additional) additionalRelays.set(allocation.id, additional);
     metrics.allocations.inc();
     metrics.allocationEvents.inc({ event: 'created' });
     logger.info('allocation created', { id: allocation.id, ...describeAllocation(allocation) });
     const send = senders.get(allocation.fiveTuple.listenerId);
     const client = allocation.fiveTuple.client;
-    socket.onMessage((data, address, port) => {
-      const out = engine.handlePeerPacket(allocation, address, port, data, Date.now());
-      if (out.kind === 'relay-drop') {
-        metrics.relayDropped.inc({ reason: out.reason });
-        return;
-      }
-      relayed.toClientPackets++;
-      relayed.toClientBytes += data.length;
-      send?.(out.data, client);
-    });
+    for (const s of additional ? [socket, additional] : [socket]) {
+      s.onMessage((data, address, port) => {
+        const out = engine.handlePeerPacket(allocation, address, port, data, Date.now());
+        if (out.kind === 'relay-drop') {
+          metrics.relayDropped.inc({ reason: out.reason });
+          return;
+        }
+        relayed.toClientPackets++;
+        relayed.toClientBytes += data.length;
+        send?.(out.data, client);
+      });
+    }
   };
 
-  /** Tells the data plane's fast path what the engine now allows for the allocation on `event`'s 5-tuple. */
+  /**
+   * Tells the data plane's fast path what the engine now allows for the allocation on `event`'s
+   * 5-tuple. Dual allocations stay on the engine's path: their channels may name either family.
+   */
   const project = (event: ClientEvent): void => {
     const allocation = engine.allocations.get(fiveTupleKey(event.listenerId, event.source.address, event.source.port));
-    const relay = allocation && relays.get(allocation.id);
+    const relay = allocation && !additionalRelays.has(allocation.id) && relays.get(allocation.id);
     const listener = udpListeners.get(event.listenerId);
     if (allocation && relay && listener) plane.project(relay, listener, allocation.fiveTuple.client, projectedChannels(allocation));
   };
@@ -182,6 +196,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     let reserved: DatagramSocket | undefined;
     let relayed: TransportAddress | undefined;
     let reservationToken: Buffer | undefined;
+    // 440 when no address of the family is usable, 508 when no port could be bound.
+    let refused: number | undefined;
     if (pending.reservedPort) {
       const hex = pending.reservedPort.token.toString('hex');
       relay = reservedSockets.get(hex);
@@ -192,6 +208,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       const opened = ip
         ? await openRelay(plane, ip, config.relayPorts, { even: pending.evenPort !== undefined, reserveNext: pending.evenPort?.reserveNext ?? false })
         : undefined;
+      refused = ip ? ErrorCode.InsufficientCapacity : ErrorCode.AddressFamilyNotSupported;
       if (opened) {
         relay = opened.relay.socket;
         relayed = opened.relay.address;
@@ -202,10 +219,21 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         }
       }
     }
+    // RFC 8656 §7.2 dual allocation: the IPv6 relay, opened only once the IPv4 one is there.
+    let second: { socket: DatagramSocket; address: TransportAddress } | { refused: number } | undefined;
+    if (relay && pending.additional && pending.additional.refused === undefined) {
+      const ip6 = relayIpFor(config, pending.additional.family, event.source, event.local);
+      const opened6 = ip6 ? await openRelay(plane, ip6, config.relayPorts) : undefined;
+      second = opened6
+        ? { socket: opened6.relay.socket, address: opened6.relay.address }
+        : { refused: ip6 ? ErrorCode.InsufficientCapacity : ErrorCode.AddressFamilyNotSupported };
+    }
+    const secondSocket = second && 'socket' in second ? second.socket : undefined;
     if (!senders.has(event.listenerId)) {
       // The client's connection closed while the relay was opening.
       engine.cancelPending(pending);
       if (relay) void relay.close();
+      if (secondSocket) void secondSocket.close();
       return;
     }
     const out =
@@ -215,10 +243,16 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
             relayed,
             advertised: advertisedRelay(config, relayed),
             ...(reservationToken ? { reservationToken } : {}),
+            ...(second
+              ? { additional: 'socket' in second ? { relayed: second.address, advertised: advertisedRelay(config, second.address) } : second }
+              : {}),
           })
-        : engine.completeAllocation(pending, { ok: false });
-    if (out.created && relay) attachRelay(out.created, relay);
-    else if (relay) void relay.close();
+        : engine.completeAllocation(pending, { ok: false, ...(refused ? { refused } : {}) });
+    if (out.created && relay) attachRelay(out.created, relay, secondSocket);
+    else {
+      if (relay) void relay.close();
+      if (secondSocket) void secondSocket.close();
+    }
     execute(out, event.transport, send);
   };
 
@@ -242,7 +276,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         note(outcome.note);
         return;
       case 'send-peer': {
-        const socket = relays.get(outcome.allocation.id);
+        const a = outcome.allocation;
+        const socket = outcome.peer.family === a.relayed.family ? relays.get(a.id) : additionalRelays.get(a.id);
         if (!socket) return;
         relayed.toPeerPackets++;
         relayed.toPeerBytes += outcome.data.length;
@@ -303,8 +338,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       metrics.connectionsClosed.inc({ transport: c instanceof tls.TLSSocket ? 'tls' : 'tcp', reason: 'shutdown' });
       c.destroy();
     }
-    const relaySockets = [...relays.values(), ...reservedSockets.values()];
+    const relaySockets = [...relays.values(), ...additionalRelays.values(), ...reservedSockets.values()];
     relays.clear();
+    additionalRelays.clear();
     reservedSockets.clear();
     await Promise.all([
       ...relaySockets.map((s) => s.close()),
@@ -509,7 +545,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       if (next.nonceLifetime !== config.nonceLifetime || (next.secrets.length === 0) !== (config.secrets.length === 0)) {
         nonces = nonceIssuer(next);
       }
-      engine.reconfigure(turnEngineConfig(next, serverAddresses, nonces));
+      // Relay families follow the relay addresses in use, which a reload does not change.
+      engine.reconfigure(turnEngineConfig({ ...next, relayIps: config.relayIps }, serverAddresses, nonces));
       binding.software = next.software;
       armBindingFastPath();
       logger.setLevel(next.logLevel);
@@ -544,9 +581,10 @@ function describeAllocation(a: Allocation): Record<string, unknown> {
   const colon = a.username.indexOf(':');
   return {
     transport: t.transport,
-    client: `${t.client.address}:${t.client.port}`,
-    server: `${t.server.address}:${t.server.port}`,
-    relayed: `${a.relayed.address}:${a.relayed.port}`,
+    client: formatHostPort({ host: t.client.address, port: t.client.port }),
+    server: formatHostPort({ host: t.server.address, port: t.server.port }),
+    relayed: formatHostPort({ host: a.relayed.address, port: a.relayed.port }),
+    ...(a.additional ? { relayedAdditional: formatHostPort({ host: a.additional.relayed.address, port: a.additional.relayed.port }) } : {}),
     user: colon === -1 ? a.username : a.username.slice(colon + 1),
   };
 }

@@ -1,5 +1,5 @@
 import type { StunTransport } from '../stun/server.js';
-import type { TransportAddress } from '../stun/ip.js';
+import type { IpFamily, TransportAddress } from '../stun/ip.js';
 import type { ChannelBinding } from './channels.js';
 
 /** RFC 8656 §2: the 5-tuple of a client's allocation, plus which listener it came in on. */
@@ -27,6 +27,11 @@ export interface Allocation {
   readonly relayed: TransportAddress;
   /** What XOR-RELAYED-ADDRESS says (the public address behind 1:1 NAT, else `relayed`). */
   readonly advertised: TransportAddress;
+  /**
+   * RFC 8656 §7.2 dual allocation: the IPv6 relay next to the IPv4 one. Both share this allocation's
+   * lifetime, quota slot and permission table (permissions are per peer IP, so families never mix).
+   */
+  readonly additional?: { relayed: TransportAddress; advertised: TransportAddress };
   expiresAt: number;
   /** When it was created (for the lifetime histogram). */
   readonly createdAt: number;
@@ -36,6 +41,11 @@ export interface Allocation {
   readonly channelsByNumber: Map<number, ChannelBinding>;
   /** Peer IP → port → binding (peer → client lookups, without building a string per packet). */
   readonly channelsByPeer: Map<string, Map<number, ChannelBinding>>;
+}
+
+/** True when the allocation has a relayed address of `family` (a dual allocation has both). */
+export function relaysFamily(a: Allocation, family: IpFamily): boolean {
+  return a.relayed.family === family || a.additional?.relayed.family === family;
 }
 
 /** Limits on how many allocations may exist (RFC 8656 §7.2 step 6: 486 / 508). 0 means no limit. */

@@ -22,8 +22,18 @@ export interface TurnEngineConfig {
   maxPermissions: number;
   /** Address families a relay can be opened in (others answer 440). */
   relayFamilies: ReadonlySet<IpFamily>;
+  /** RFC 8489 §10: where new Allocates go when this node drains or is full (300 Try Alternate). */
+  alternates?: Alternates;
   /** False when no users or secrets exist: TURN requests then get 400 saying so. */
   enabled: boolean;
+}
+
+/** Alternate servers by the transport of the request (TLS clients need a TLS port), and the TLS name. */
+export interface Alternates {
+  udp: readonly TransportAddress[];
+  tls: readonly TransportAddress[];
+  /** RFC 8489 §14.16 ALTERNATE-DOMAIN, sent over TLS only. */
+  domain?: string;
 }
 
 /** A message from a client, with the listener it arrived on. */
@@ -68,7 +78,8 @@ export type RelayDropReason =
   | 'unbound-channel'
   | 'malformed'
   | 'allocation-pending'
-  | 'rate-limited';
+  | 'rate-limited'
+  | 'peer-family-mismatch';
 
 /** Every relay drop reason, for pre-registering metric labels. */
 export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
@@ -79,6 +90,7 @@ export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
   'malformed',
   'allocation-pending',
   'rate-limited',
+  'peer-family-mismatch',
 ];
 
 /** An Allocate that passed every check and waits for the transport to open its relay socket. */
@@ -89,6 +101,11 @@ export interface PendingAllocation {
   evenPort?: { reserveNext: boolean };
   /** RFC 8656 §14.9: the port reserved by an earlier EVEN-PORT allocation. */
   reservedPort?: { address: TransportAddress; token: Buffer };
+  /**
+   * RFC 8656 §7.2 dual allocation: the family ADDITIONAL-ADDRESS-FAMILY asked for, to be opened too,
+   * or the error code already known to refuse it (440 when this server relays no such family).
+   */
+  additional?: { family: IpFamily; refused?: number };
   lifetime: number;
 }
 
@@ -104,7 +121,13 @@ export type RespondOutcome = Extract<StunOutcome, { kind: 'respond' }> & {
 export type EngineNote =
   | { event: 'peer-denied'; peer: string; rule: string; reason: string }
   | { event: 'auth-failed'; reason: string }
-  | { event: 'quota'; which: string };
+  | { event: 'quota'; which: string }
+  | { event: 'redirect'; reason: RedirectReason };
+
+/** Why an Allocate was sent to an alternate server (label values of the redirect counter). */
+export type RedirectReason = 'draining' | 'full';
+/** Every redirect reason, for pre-registering metric labels. */
+export const REDIRECT_REASONS: readonly RedirectReason[] = ['draining', 'full'];
 
 /** What the transport should do next. */
 export type TurnOutcome =

@@ -1,5 +1,5 @@
 import { AttributeType, ErrorCode, MessageClass, Method } from '../stun/constants.js';
-import { encodeXorAddress } from '../stun/attributes/address.js';
+import { encodeAddress, encodeXorAddress } from '../stun/attributes/address.js';
 import { encodeErrorCode } from '../stun/attributes/error-code.js';
 import { encodeUnknownAttributes } from '../stun/attributes/unknown-attributes.js';
 import { TextLimit, encodeText } from '../stun/attributes/text.js';
@@ -16,7 +16,9 @@ import { bindingForChannel, channelForPeer } from './channels.js';
 import { fiveTupleKeyOf } from './context.js';
 import type {
   ClientEvent,
+  EngineNote,
   HandlerReply,
+  RedirectReason,
   PendingAllocation,
   RequestContext,
   RespondOutcome,
@@ -80,6 +82,8 @@ export class TurnEngine {
   /** Username → sources that authenticated as it recently, and until when; they pass a username limit. */
   private readonly trustedSources = new Map<string, Map<string, number>>();
   private draining = false;
+  /** Round-robin position among the alternate servers. */
+  private alternateTurn = 0;
 
   constructor(
     private config: TurnEngineConfig,
@@ -95,7 +99,7 @@ export class TurnEngine {
     return this.config.enabled;
   }
 
-  /** From now on, new allocations are refused with 508 (shutdown drain); existing ones keep relaying. */
+  /** From now on, new allocations are refused (shutdown drain): 300 to an alternate server, else 508; existing ones keep relaying. */
   startDraining(): void {
     this.draining = true;
   }
@@ -195,8 +199,9 @@ export class TurnEngine {
     switch (request.method) {
       case Method.Allocate: {
         if (this.draining) {
-          // RFC 8656 §7.2: 508 tells the client to try another server, which is what a drain wants.
-          reply = { cls: 'error', code: ErrorCode.InsufficientCapacity, attributes: [] };
+          // RFC 8656 §7.2: 508 tells the client to try another server, which is what a drain wants;
+          // 300 names one.
+          reply = this.refuseForCapacity(ctx, 'draining');
           break;
         }
         const r = handleAllocate(ctx, this.allocations, this.reservations, (username, clientIp) => {
@@ -206,7 +211,7 @@ export class TurnEngine {
             if (p.clientIp === clientIp) held.clientIp++;
           }
           return this.allocations.quotaBreach(username, clientIp, this.config.quotas, held);
-        });
+        }, (n) => this.refuseForCapacity(ctx, 'full', n));
         if ('ctx' in r) {
           this.pending.set(key, { username: auth.username, clientIp: event.source.address });
           return { kind: 'allocate', pending: r };
@@ -255,7 +260,26 @@ export class TurnEngine {
     const { ctx } = pending;
     const key = fiveTupleKeyOf(ctx.event);
     this.pending.delete(key);
-    return this.respond(ctx, completeAllocate(pending, opened, this.allocations), key);
+    return this.respond(ctx, completeAllocate(pending, opened, this.allocations, () => this.refuseForCapacity(ctx, 'full')), key);
+  }
+
+  /**
+   * The answer to an Allocate this node has no room for (draining, or full): 300 Try Alternate with
+   * ALTERNATE-SERVER when alternates are configured (RFC 8489 §10), else 508. Alternates take turns,
+   * those of the client's IP family first; over TLS only the TLS ones qualify, with ALTERNATE-DOMAIN.
+   * The answer is signed like every answer to an authenticated request, as §10 asks.
+   */
+  private refuseForCapacity(ctx: RequestContext, reason: RedirectReason, quotaNote?: EngineNote): HandlerReply {
+    const alternates = this.config.alternates;
+    const tls = ctx.event.transport === 'tls';
+    const list = (tls ? alternates?.tls : alternates?.udp) ?? [];
+    if (list.length === 0) return { cls: 'error', code: ErrorCode.InsufficientCapacity, attributes: [], ...(quotaNote ? { note: quotaNote } : {}) };
+    const sameFamily = list.filter((a) => a.family === ctx.event.source.family);
+    const pool = sameFamily.length > 0 ? sameFamily : list;
+    const target = pool[this.alternateTurn++ % pool.length]!;
+    const attributes: StunAttribute[] = [{ type: AttributeType.AlternateServer, value: encodeAddress(target) }];
+    if (tls && alternates?.domain) attributes.push({ type: AttributeType.AlternateDomain, value: Buffer.from(alternates.domain, 'ascii') });
+    return { cls: 'error', code: ErrorCode.TryAlternate, attributes, note: { event: 'redirect', reason } };
   }
 
   /** Drops an allocation whose Allocate is still pending (its connection closed meanwhile). */
@@ -327,7 +351,8 @@ export class TurnEngine {
       return { kind: 'to-client', data: out };
     }
     const transactionId = dataIndicationId();
-    const peer = { family: allocation.relayed.family, address: peerIp, port: peerPort };
+    // The peer's own family: in a dual allocation it came in on either relay.
+    const peer = { family: peerIp.includes(':') ? 'IPv6' : 'IPv4', address: peerIp, port: peerPort } as const;
     const indication = encodeMessage({
       method: Method.Data,
       cls: MessageClass.Indication,

@@ -332,6 +332,9 @@ function embeddedIPv4(w0: number, w1: number, w2: number, w3: number, out: Int32
   if (w0 === 0 && w1 === 0) {
     // ::/96 IPv4-compatible (RFC 4291 §2.5.5.1, ::7f00:1 = 127.0.0.1), ::ffff:0:0/96 IPv4-mapped
     // (§2.5.5.2), and ::ffff:0:0:0/96 IPv4-translated (RFC 2765 §2.1, obsolete but cheap to cover).
+    // :: and ::1 lie inside ::/96 but are the unspecified and loopback addresses, not IPv4 ones: they
+    // are judged as themselves, so that an operator's `allow ::1` means ::1 and not 0.0.0.1.
+    if (w2 === 0 && (w3 === 0 || w3 === 1)) return NONE;
     if (w2 === 0 || w2 === 0x0000ffff || w2 === (0xffff0000 | 0)) {
       out[0] = w3;
       return 1;

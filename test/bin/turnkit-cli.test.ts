@@ -39,6 +39,15 @@ const badFlags: Array<[string[], RegExp]> = [
   [['serve', '--allow-peer', '10.0.0.0/33'], /--allow-peer/],
   [['serve', '--relay-ports', '1-2'], /--relay-ports/],
   [['serve', '--max-allocations-per-user', 'many'], /--max-allocations-per-user "many"/],
+  [['serve', '--listen', '::1:3478'], /--listen "::1:3478": ambiguous: write \[::1\]:3478/],
+  [['serve', '--listen', '[::1]:x'], /--listen "\[::1\]:x": port must be a number/],
+  [['serve', '--tls-listen', '[127.0.0.1]:5349'], /brackets are for IPv6 addresses only/],
+  [['serve', '--http-listen', '[::1:8080'], /--http-listen "\[::1:8080"/],
+  [['serve', '--metrics-listen', '[::1]:99999'], /--metrics-listen "\[::1\]:99999": port must be a number/],
+  [['serve', '--alternate-server', 'turn.example.com:3478'], /--alternate-server "turn\.example\.com:3478": "turn\.example\.com" is not an IP address/],
+  [['serve', '--alternate-server', '[::]:3478'], /--alternate-server \[::\]:3478: give the specific IP address/],
+  [['serve', '--relay-ip', '127.0.0.1', '--relay-ip', '127.0.0.2'], /--relay-ip "127\.0\.0\.2": one IPv4 address is already given/],
+  [['serve', '--alternate-domain', 'turn.example.com'], /--alternate-domain .*--tls-alternate-server/],
 ];
 for (const [args, message] of badFlags) {
   t.test(`bad flags exit non-zero with one line: ${args.slice(1).join(' ')}`, async (t) => {

@@ -302,7 +302,7 @@ t.test('DaemonSet: host network, probes, security context, drain, env the daemon
   const fromEnv = loadEnv(Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith('TURNKIT_')))) as Obj;
   t.same(fromEnv.httpListen, { host: '192.0.2.10', port: 8080 }, 'credential service on the node IP (probes and the Service reach it)');
   t.same(fromEnv.metricsListen, { host: '192.0.2.10', port: 9641 });
-  t.equal(fromEnv.relayIp, '192.0.2.10');
+  t.same(fromEnv.relayIp, ['192.0.2.10'], 'relay_ip is a list (one IPv4 and/or one IPv6 address)');
   t.ok(Array.isArray(fromEnv.apiKeys) && (fromEnv.apiKeys as unknown[]).length > 0, 'API keys set (required off loopback)');
   // The ConfigMap file loads with turnkit's loader.
   const dir = tempDir(t);

@@ -18,6 +18,7 @@ import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type St
 import type { StunTransport } from '../../src/stun/server.js';
 import type { Allocation, AllocationQuotas } from '../../src/turn/allocations.js';
 import type { ClientEvent, PendingAllocation, RespondOutcome, TurnEngineConfig, TurnOutcome } from '../../src/turn/context.js';
+import type { RelayOpened } from '../../src/turn/handlers/allocate.js';
 import { CredentialStore } from '../../src/turn/credentials.js';
 import { TurnEngine } from '../../src/turn/engine.js';
 import { NonceIssuer } from '../../src/turn/nonce.js';
@@ -332,6 +333,8 @@ export interface EngineOptions {
   maxPermissions?: number;
   nonceLifetimeMs?: number;
   relayFamilies?: Array<'IPv4' | 'IPv6'>;
+  /** RFC 8489 §10 alternate servers (300 Try Alternate when draining or full). */
+  alternates?: TurnEngineConfig['alternates'];
   enabled?: boolean;
   software?: string | null;
   unauthLimit?: RateLimit;
@@ -354,6 +357,7 @@ export function engineConfig(o: EngineOptions = {}): TurnEngineConfig {
     quotas: o.quotas ?? { perUser: 10, perClientIp: 100, total: 0 },
     maxPermissions: o.maxPermissions ?? 64,
     relayFamilies: new Set(o.relayFamilies ?? ['IPv4']),
+    ...(o.alternates ? { alternates: o.alternates } : {}),
     enabled: o.enabled ?? (Object.keys(users).length > 0 || secrets.length > 0),
     ...(o.config ?? {}),
   };
@@ -370,6 +374,9 @@ export function newClientAddress(ip = '198.51.100.7'): TransportAddress {
   nextPort = nextPort >= 65000 ? 40000 : nextPort + 1;
   return { family: ip.includes(':') ? 'IPv6' : 'IPv4', address: ip, port: nextPort };
 }
+
+/** The second relay of a dual allocation as the transport reports it: opened, or refused with a code. */
+export type RelayOpenedAdditional = NonNullable<Extract<RelayOpened, { ok: true }>['additional']>;
 
 /** A fake relay address for an allocation (what the transport would have bound). */
 let nextRelayPort = 50000;
@@ -477,9 +484,16 @@ export class TurnTestClient {
     return out.pending;
   }
 
-  /** Completes a pending allocation with a fake relay; returns the Allocate response. */
-  complete(pending: PendingAllocation, relay = fakeRelay(pending.family)): RespondOutcome {
-    const out = this.engine.completeAllocation(pending, { ok: true, relayed: relay.relayed, advertised: relay.advertised });
+  /**
+   * Completes a pending allocation with a fake relay (and, for a dual allocation the engine did not
+   * refuse already, a fake IPv6 relay unless `additional` says otherwise); returns the Allocate response.
+   */
+  complete(
+    pending: PendingAllocation,
+    relay = fakeRelay(pending.family),
+    additional: RelayOpenedAdditional | undefined = pending.additional && pending.additional.refused === undefined ? fakeRelay(pending.additional.family) : undefined,
+  ): RespondOutcome {
+    const out = this.engine.completeAllocation(pending, { ok: true, relayed: relay.relayed, advertised: relay.advertised, ...(additional ? { additional } : {}) });
     if (out.created) this.allocation = out.created;
     return out;
   }

@@ -72,6 +72,26 @@ export async function canBindAltLoopback(): Promise<boolean> {
   }
 }
 
+/** Whether UDP can bind the IPv6 loopback ::1 (containers and some CI hosts run without IPv6). */
+export async function canBindIpv6Loopback(): Promise<boolean> {
+  const s = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(0, '::1', () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    try {
+      s.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
 /** A temp directory removed in teardown. */
 export function tempDir(t: Teardown, prefix = 'turnkit-it-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -16,7 +16,7 @@
  */
 import t from 'tap';
 import dgram from 'node:dgram';
-import { freePortRange, startTurnkit, startTurnkitCli, counterSum, sleep, type RunningServer, type Teardown } from './lib.js';
+import { canBindIpv6Loopback, freePortRange, startTurnkit, startTurnkitCli, counterSum, sleep, type RunningServer, type Teardown } from './lib.js';
 import { runTool, spawnTracked, type ToolResult } from '../helpers/process.js';
 import { skipUnless } from '../helpers/tools.js';
 
@@ -68,21 +68,22 @@ function show(r: ToolResult): string {
   return `exit ${r.code}${r.timedOut ? ' (timed out, killed)' : ''}\n--- stdout (tail)\n${tail(r.stdout)}\n--- stderr (tail)\n${tail(r.stderr)}`;
 }
 
-/** coturn's UDP echo peer on 127.0.0.1, answering (checked with one echo) before we return. */
-async function startPeer(t: Tap): Promise<number> {
+/** coturn's UDP echo peer on `host` (127.0.0.1 or ::1), answering (checked with one echo) before we return. */
+async function startPeer(t: Tap, host = '127.0.0.1'): Promise<number> {
+  const v6 = host.includes(':');
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePortRange(['127.0.0.1'], 1, ['udp']);
-    const peer = spawnTracked('turnutils_peer', ['-L', '127.0.0.1', '-p', String(port)], { t });
-    const probe = dgram.createSocket('udp4');
+    const port = await freePortRange([host], 1, ['udp']);
+    const peer = spawnTracked('turnutils_peer', ['-L', host, '-p', String(port)], { t });
+    const probe = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6 });
     t.teardown(() => probe.close());
-    await new Promise<void>((resolve) => probe.bind(0, '127.0.0.1', () => resolve()));
+    await new Promise<void>((resolve) => probe.bind(0, host, () => resolve()));
     const echoed = new Promise<boolean>((resolve) => {
       probe.once('message', () => resolve(true));
       setTimeout(() => resolve(false), 3000).unref();
     });
     // it may not have bound yet: resend a few times
     for (let i = 0; i < 10 && peer.exitStatus === null; i++) {
-      probe.send('turnkit-probe', port, '127.0.0.1');
+      probe.send('turnkit-probe', port, host);
       if (await Promise.race([echoed, sleep(200).then(() => false)])) return port;
     }
     if (await echoed) return port;
@@ -91,25 +92,29 @@ async function startPeer(t: Tap): Promise<number> {
   throw new Error('turnutils_peer did not echo on any port tried');
 }
 
-/** turnkit in-process on 127.0.0.1:0 with TURN on; returns the server and its UDP port. */
-async function startTurn(t: Tap, opts: { allowLoopbackPeers: boolean }): Promise<{ server: RunningServer; port: number }> {
-  const relay = await freePortRange(['127.0.0.1'], 40, ['udp']);
+/**
+ * turnkit in-process on 127.0.0.1:0 with TURN on (or on [::1]:0 relaying from 127.0.0.1 and ::1
+ * with `ipv6`); returns the server and its UDP port.
+ */
+async function startTurn(t: Tap, opts: { allowLoopbackPeers: boolean; ipv6?: boolean }): Promise<{ server: RunningServer; port: number }> {
+  const relayIps = opts.ipv6 ? ['127.0.0.1', '::1'] : ['127.0.0.1'];
+  const relay = await freePortRange(relayIps, 40, ['udp']);
   const server = (await startTurnkit(t as Teardown, {
-    listen: [{ host: '127.0.0.1', port: 0 }],
+    listen: [{ host: opts.ipv6 ? '::1' : '127.0.0.1', port: 0 }],
     realm: REALM,
     users: { test: 'test', alice: 'alice-pass' },
     secrets: [SECRET],
     relayPorts: `${relay}-${relay + 39}`,
-    relayIp: '127.0.0.1',
-    ...(opts.allowLoopbackPeers ? { allowPeers: ['127.0.0.0/8'] } : {}),
+    relayIp: relayIps,
+    ...(opts.allowLoopbackPeers ? { allowPeers: ['127.0.0.0/8', '::1/128'] } : {}),
   })) as RunningServer;
   const udp = server.listeners.find((l) => l.transport === 'udp');
   if (!udp) throw new Error(`no UDP listener: ${JSON.stringify(server.listeners)}`);
   return { server, port: udp.port };
 }
 
-function uclient(serverPort: number, peerPort: number, extra: string[], n = N): Promise<ToolResult> {
-  const args = ['-p', String(serverPort), '-e', '127.0.0.1', '-r', String(peerPort), '-n', String(n), '-l', String(LEN), ...extra, '127.0.0.1'];
+function uclient(serverPort: number, peerPort: number, extra: string[], n = N, host = '127.0.0.1'): Promise<ToolResult> {
+  const args = ['-p', String(serverPort), '-e', host, '-r', String(peerPort), '-n', String(n), '-l', String(LEN), ...extra, host];
   return runTool('turnutils_uclient', args, { timeoutMs: 30_000 });
 }
 
@@ -270,3 +275,32 @@ t.test('turnutils_uclient through turnkit to turnutils_peer', needTools, async (
 
   t.end();
 });
+
+/**
+ * The same over IPv6: uclient talks to turnkit on [::1] and relays to a turnutils_peer on ::1. `-x`
+ * asks for an IPv6 relay (REQUESTED-ADDRESS-FAMILY); `-Z` asks for a dual allocation (coturn sends
+ * ADDITIONAL-ADDRESS-FAMILY under its draft code point 0x8032) and uses the IPv6 relay for the
+ * IPv6 peer; `-t` runs the control connection over TCP.
+ */
+const needIpv6 = (await canBindIpv6Loopback()) ? needTools : { skip: 'no IPv6 loopback (::1) on this host' };
+t.test('turnutils_uclient over IPv6: turnkit on [::1], turnutils_peer on ::1', needIpv6, async (t) => {
+  for (const mode of [
+    { name: 'UDP, IPv6 relay (-x), ChannelData', args: ['-x'], sessions: 2, clients: 1 },
+    { name: 'UDP, IPv6 relay (-x), Send/Data indications (-s)', args: ['-x', '-s'], sessions: 2, clients: 1 },
+    { name: 'TCP (-t), IPv6 relay (-x)', args: ['-t', '-x'], sessions: 2, clients: 1 },
+    { name: 'UDP, dual allocation (-Z)', args: ['-Z'], sessions: 1, clients: 1 },
+  ]) {
+    t.test(mode.name, async (t) => {
+      const peer = await startPeer(t, '::1');
+      const { server } = await startTurn(t, { allowLoopbackPeers: true, ipv6: true });
+      // Port 0 gives the UDP and TCP listeners ports of their own.
+      const transport = mode.args.includes('-t') ? 'tcp' : 'udp';
+      const port = server.listeners.find((l) => l.transport === transport)!.port;
+      const r = await uclient(port, peer, ['-u', 'test', '-w', 'test', ...mode.args], N, '::1');
+      const s = assertAllBack(t, r, mode.sessions);
+      await assertRelayed(t, server, s, mode.clients);
+    });
+  }
+  t.end();
+});
+

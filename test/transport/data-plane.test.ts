@@ -13,7 +13,6 @@ import { jsDataPlane, type DataPlane, type DatagramSocket } from '../../src/tran
 import { nativeDataPlane, nativePlaneUnavailable } from '../../src/transport/native-plane.js';
 import { resolveConfig, runServer, startServer } from '../../src/index.js';
 import {
-  allocateRequest,
   channelBindRequest,
   channelData,
   createPermissionRequest,
@@ -21,8 +20,8 @@ import {
   sendIndication,
   textAttr,
   xorAddressAttr,
-  type Credentials,
 } from '../helpers/turn-client.js';
+import { TurnUdpClient } from '../helpers/turn-udp.js';
 import { freePortRange, counterSum } from '../integration/lib.js';
 
 const nativeMissing = nativePlaneUnavailable();
@@ -78,74 +77,13 @@ const REALM = 'fast.example';
 const USER = 'alice';
 const PASSWORD = 'fast-path-secret';
 
-/** A TURN client on its own UDP socket: request/response with the 401 dance and ChannelData I/O. */
-class UdpTurnClient {
-  nonce = '';
-  readonly inbox: Buffer[] = [];
-  private waiters: Array<(m: Buffer) => void> = [];
-  private constructor(
-    readonly socket: dgram.Socket,
-    readonly server: number,
-  ) {
-    socket.on('message', (m) => {
-      const w = this.waiters.shift();
-      if (w) w(m);
-      else this.inbox.push(m);
-    });
-  }
-
-  static async open(t: Tap, server: number): Promise<UdpTurnClient> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
-    t.teardown(() => new Promise<void>((r) => socket.close(() => r())));
-    return new UdpTurnClient(socket, server);
-  }
-
-  get creds(): Credentials {
-    return { username: USER, password: PASSWORD, realm: REALM, nonce: this.nonce };
-  }
-
-  /** The next datagram from the server, or undefined after `ms`. */
-  next(ms = 1000): Promise<Buffer | undefined> {
-    const queued = this.inbox.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        resolve(undefined);
-      }, ms);
-      const waiter = (m: Buffer): void => {
-        clearTimeout(timer);
-        resolve(m);
-      };
-      this.waiters.push(waiter);
-    });
-  }
-
-  send(data: Buffer): void {
-    this.socket.send(data, this.server, '127.0.0.1');
-  }
-
-  async request(data: Buffer): Promise<StunMessage> {
-    this.send(data);
-    const m = await this.next(2000);
-    if (!m) throw new Error('no answer from the server');
-    const r = decodeMessage(m);
-    if (!r.ok) throw new Error(`undecodable answer: ${r.reason}`);
-    return r.message;
-  }
-
-  /** Allocates; with a `nonce` from an earlier 401 (nonces are per client IP) the 401 round is skipped. */
-  async allocate(nonce?: string): Promise<TransportAddress> {
-    if (nonce) this.nonce = nonce;
-    else {
-      const challenge = await this.request(allocateRequest(undefined).data);
-      this.nonce = textAttr(challenge, AttributeType.Nonce) ?? '';
-    }
-    const ok = await this.request(allocateRequest(this.creds).data);
-    if (ok.cls !== MessageClass.SuccessResponse) throw new Error(`Allocate failed: class ${ok.cls}`);
-    return xorAddressAttr(ok, AttributeType.XorRelayedAddress)!;
-  }
+/** A client with an allocation on `port` (127.0.0.1); `nonceFrom` shares an earlier client's 401 round. */
+async function allocated(t: Tap, port: number, nonceFrom?: TurnUdpClient): Promise<{ c: TurnUdpClient; relayed: TransportAddress }> {
+  const c = await TurnUdpClient.open(t, { address: '127.0.0.1', port });
+  if (nonceFrom?.creds) c.creds = { ...nonceFrom.creds };
+  const ok = await c.allocate(USER, PASSWORD, REALM);
+  if (ok.cls !== MessageClass.SuccessResponse) throw new Error(`Allocate failed: class ${ok.cls}`);
+  return { c, relayed: xorAddressAttr(ok, AttributeType.XorRelayedAddress)! };
 }
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -184,25 +122,23 @@ const relayedTotal = (server: { metrics: unknown }, direction: string) =>
 
 t.test('native plane: ChannelData relayed both ways on the fast path, Data indications and refusals on the engine', { skip: planes[1]!.skip }, async (t) => {
   const { server, port } = await nativeServer(t);
-  const client = await UdpTurnClient.open(t, port);
+  const { c: client, relayed } = await allocated(t, port);
   const peer = await peerSocket(t);
   const stranger = await peerSocket(t);
-  const relayed = await client.allocate();
   t.equal(relayed.address, '127.0.0.1');
 
   // Before any permission: a peer's datagram is refused by the engine (slow path), nothing arrives.
   stranger.send(Buffer.from('unasked'), relayed.port, '127.0.0.1');
   t.equal(await client.next(300), undefined, 'no permission: nothing reaches the client');
 
-  t.equal((await client.request(createPermissionRequest(client.creds, [peer.addr]).data)).cls, MessageClass.SuccessResponse, 'CreatePermission');
+  t.equal((await client.request(createPermissionRequest(client.creds!, [peer.addr]))).cls, MessageClass.SuccessResponse, 'CreatePermission');
   // A permitted peer without a channel: Data indication, built by the engine.
   peer.send(Buffer.from('as-data'), relayed.port, '127.0.0.1');
-  const ind = await client.next();
-  const m = ind && decodeMessage(ind);
-  t.ok(m && m.ok && m.message.method === Method.Data && m.message.cls === MessageClass.Indication, 'Data indication');
-  t.equal(m && m.ok ? getAttribute(m.message, AttributeType.Data)?.value.toString() : undefined, 'as-data');
+  const ind = (await client.next())?.message;
+  t.ok(ind && ind.method === Method.Data && ind.cls === MessageClass.Indication, 'Data indication');
+  t.equal(ind && getAttribute(ind, AttributeType.Data)?.value.toString(), 'as-data');
 
-  t.equal((await client.request(channelBindRequest(client.creds, 0x4001, peer.addr).data)).cls, MessageClass.SuccessResponse, 'ChannelBind');
+  t.equal((await client.request(channelBindRequest(client.creds!, 0x4001, peer.addr))).cls, MessageClass.SuccessResponse, 'ChannelBind');
   const fastBefore = { up: await fast(server, 'to-peer'), down: await fast(server, 'to-client') };
   for (const size of [0, 1, 100, 1000, 8000, 60000]) {
     const payload = Buffer.alloc(size, (size % 250) + 1);
@@ -211,7 +147,7 @@ t.test('native plane: ChannelData relayed both ways on the fast path, Data indic
     const got = await atPeer;
     t.ok(got && got.data.equals(payload) && got.port === relayed.port, `${size} B client → peer, from the relayed port`);
     peer.send(payload, relayed.port, '127.0.0.1');
-    const back = await client.next();
+    const back = (await client.next())?.data;
     t.ok(back && back.readUInt16BE(0) === 0x4001 && back.readUInt16BE(2) === size && back.subarray(4).equals(payload), `${size} B peer → client as ChannelData 0x4001`);
   }
   t.equal((await fast(server, 'to-peer')) - fastBefore.up, 6, 'all six client → peer packets took the fast path');
@@ -231,9 +167,8 @@ t.test('native plane: ChannelData relayed both ways on the fast path, Data indic
   // The peer's other port has no channel: a Data indication (same IP, so the permission holds).
   const other = await peerSocket(t);
   other.send(Buffer.from('other-port'), relayed.port, '127.0.0.1');
-  const ind2 = await client.next();
-  const m2 = ind2 && decodeMessage(ind2);
-  t.ok(m2 && m2.ok && m2.message.method === Method.Data, 'a permitted peer port without a channel gets a Data indication');
+  const ind2 = (await client.next())?.message;
+  t.ok(ind2 && ind2.method === Method.Data, 'a permitted peer port without a channel gets a Data indication');
 
   // Send indications go through the engine.
   const atPeer2 = nextDatagram(peer);
@@ -241,7 +176,7 @@ t.test('native plane: ChannelData relayed both ways on the fast path, Data indic
   t.same((await atPeer2)?.data, Buffer.from('via-send'), 'Send indication relayed');
 
   // Refresh to 0 ends the allocation: the relay closes and its channel stops at once.
-  t.equal((await client.request(refreshRequest(client.creds, 0).data)).cls, MessageClass.SuccessResponse, 'Refresh 0');
+  t.equal((await client.request(refreshRequest(client.creds!, 0))).cls, MessageClass.SuccessResponse, 'Refresh 0');
   client.send(channelData(0x4001, Buffer.from('after-delete')));
   t.equal(await nextDatagram(peer, 300), undefined, 'nothing relayed after the allocation is deleted');
   peer.send(Buffer.from('to-closed-relay'), relayed.port, '127.0.0.1');
@@ -251,14 +186,11 @@ t.test('native plane: ChannelData relayed both ways on the fast path, Data indic
 t.test('native plane: 40 allocations relay at once, each packet to its own client', { skip: planes[1]!.skip }, async (t) => {
   const { server, port } = await nativeServer(t);
   const peer = await peerSocket(t);
-  const clients: Array<{ c: UdpTurnClient; relayed: TransportAddress }> = [];
+  const clients: Array<{ c: TurnUdpClient; relayed: TransportAddress }> = [];
   // One 401 round for all: a source gets a bounded number of challenges (the unauthenticated limit).
-  let nonce: string | undefined;
   for (let i = 0; i < 40; i++) {
-    const c = await UdpTurnClient.open(t, port);
-    const relayed = await c.allocate(nonce);
-    nonce = c.nonce;
-    t.equal((await c.request(channelBindRequest(c.creds, 0x4000 + i, peer.addr).data)).cls, MessageClass.SuccessResponse);
+    const { c, relayed } = await allocated(t, port, clients[0]?.c);
+    t.equal((await c.request(channelBindRequest(c.creds!, 0x4000 + i, peer.addr))).cls, MessageClass.SuccessResponse);
     clients.push({ c, relayed });
   }
   // The peer echoes what it gets, so each payload returns through the allocation it left by.
@@ -267,7 +199,7 @@ t.test('native plane: 40 allocations relay at once, each packet to its own clien
   for (let r = 0; r < rounds; r++) {
     clients.forEach(({ c }, i) => c.send(channelData(0x4000 + i, Buffer.from(`client-${i}-round-${r}`))));
     for (const [i, { c }] of clients.entries()) {
-      const back = await c.next(2000);
+      const back = (await c.next(2000))?.data;
       t.equal(back?.subarray(4).toString(), `client-${i}-round-${r}`, `client ${i} round ${r}: its own echo on channel ${(0x4000 + i).toString(16)}`);
       if (back?.readUInt16BE(0) !== 0x4000 + i) t.fail(`client ${i}: wrong channel number`);
     }

@@ -165,6 +165,20 @@ t.test('allow 127.0.0.0/8 wins over the recommended list, in every form of the a
   t.equal(check(both, '::ffff:127.0.0.1').rule, 'allow 127.0.0.0/8', 'the embedded rule is the one named');
 });
 
+t.test('::1 and :: are judged as themselves, not as the IPv4-compatible 0.0.0.1 and 0.0.0.0', async (t) => {
+  // Found with a real IPv6 relay: `--allow-peer ::1` still refused ::1 by "deny 0.0.0.0/8".
+  const policy = new PeerPolicy({ allow: ['::1/128'] });
+  t.same(check(policy, '::1'), { allowed: true, rule: 'allow ::1/128', reason: 'allowed' }, 'allow ::1 means ::1');
+  t.equal(check(policy, '::').rule, 'deny ::/128 (recommended)', ':: stays denied, by its own rule');
+  t.equal(check(policy, '::2').rule, 'deny 0.0.0.0/8 (recommended)', '::2 is still the IPv4-compatible 0.0.0.2');
+  t.equal(check(policy, '::7f00:1').rule, 'deny 127.0.0.0/8 (recommended)', 'and ::7f00:1 still 127.0.0.1');
+  const dflt = new PeerPolicy();
+  t.equal(check(dflt, '::1').rule, 'deny ::1/128 (recommended)', 'default: ::1 denied as IPv6 loopback');
+  t.equal(check(dflt, '::').rule, 'deny ::/128 (recommended)');
+  const v4only = new PeerPolicy({ allow: ['0.0.0.0/8'] });
+  t.equal(check(v4only, '::1').allowed, false, 'allowing 0.0.0.0/8 does not open ::1');
+});
+
 t.test('NAT64 /48 follows RFC 6052 §2.2 bit placement', async (t) => {
   const policy = new PeerPolicy({ allow: ['10.0.0.0/8'] });
   // 10.0.0.1: bits 48-63 = 0a00, u-octet (64-71) = 00, bits 72-87 = 0001, suffix zero.

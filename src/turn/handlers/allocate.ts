@@ -4,10 +4,11 @@ import { encodeErrorCode } from '../../stun/attributes/error-code.js';
 import { getAttribute, type StunAttribute } from '../../stun/message.js';
 import type { IpFamily, TransportAddress } from '../../stun/ip.js';
 import type { AllocationTable, QuotaBreach } from '../allocations.js';
-import type { HandlerReply, PendingAllocation, RequestContext } from '../context.js';
+import type { EngineNote, HandlerReply, PendingAllocation, RequestContext } from '../context.js';
 import { fiveTupleKeyOf, fiveTupleOf } from '../context.js';
 import type { ReservationTable } from '../reservations.js';
 import {
+  ADDITIONAL_ADDRESS_FAMILY_DRAFT,
   TransportProtocol,
   decodeAddressFamily,
   decodeEvenPort,
@@ -20,16 +21,21 @@ import { desiredLifetime, fail, succeed } from './common.js';
 /** Families by the REQUESTED-ADDRESS-FAMILY octet. */
 const FAMILY: Record<number, IpFamily> = { [AddressFamily.IPv4]: 'IPv4', [AddressFamily.IPv6]: 'IPv6' };
 
+/** The answer when the server as a whole has no room: 508, or 300 Try Alternate (RFC 8489 §10). */
+export type CapacityRefusal = (note?: EngineNote) => HandlerReply;
+
 /**
  * RFC 8656 §7.2 "Receiving an Allocate Request", steps 2–8 (step 1, authentication, is done by the
  * engine for every TURN request). Returns a reply for every refusal, or the pending allocation the
- * transport must open a relay for; `completeAllocate` then builds the success response.
+ * transport must open a relay (two for a dual allocation) for; `completeAllocate` then builds the
+ * success response.
  */
 export function handleAllocate(
   ctx: RequestContext,
   table: AllocationTable,
   reservations: ReservationTable,
   quotaBreach: (username: string, clientIp: string) => QuotaBreach | undefined,
+  full: CapacityRefusal,
 ): HandlerReply | PendingAllocation {
   const { request, event, config, now } = ctx;
 
@@ -52,7 +58,8 @@ export function handleAllocate(
   const tokenAttr = getAttribute(request, AttributeType.ReservationToken);
   const evenAttr = getAttribute(request, AttributeType.EvenPort);
   const familyAttr = getAttribute(request, AttributeType.RequestedAddressFamily);
-  const additionalAttr = getAttribute(request, AttributeType.AdditionalAddressFamily);
+  const additionalAttr =
+    getAttribute(request, AttributeType.AdditionalAddressFamily) ?? getAttribute(request, ADDITIONAL_ADDRESS_FAMILY_DRAFT);
   let reserved: TransportAddress | undefined;
   if (tokenAttr) {
     if (evenAttr || familyAttr || additionalAttr || tokenAttr.value.length !== 8) return fail(ErrorCode.BadRequest);
@@ -69,25 +76,30 @@ export function handleAllocate(
     if (evenPort.reserveNext && additionalAttr) return fail(ErrorCode.BadRequest);
   }
 
-  // REQUESTED-ADDRESS-FAMILY (RFC 8656 §7.2): IPv4 by default; a family we cannot relay gets 440.
+  // REQUESTED-ADDRESS-FAMILY (RFC 8656 §7.2): IPv4 by default; a family we cannot relay gets 440,
+  // and so does a request without the attribute when this server relays no IPv4.
   let family: IpFamily = reserved?.family ?? 'IPv4';
   if (familyAttr) {
     if (additionalAttr) return fail(ErrorCode.BadRequest);
     const value = decodeAddressFamily(familyAttr.value);
     if (value === undefined) return fail(ErrorCode.BadRequest);
     const f = FAMILY[value];
-    if (!f || !config.relayFamilies.has(f)) return fail(ErrorCode.AddressFamilyNotSupported);
+    if (!f) return fail(ErrorCode.AddressFamilyNotSupported);
     family = f;
   }
+  if (!reserved && !config.relayFamilies.has(family)) return fail(ErrorCode.AddressFamilyNotSupported);
+  let additional: PendingAllocation['additional'];
   if (additionalAttr) {
     // ADDITIONAL-ADDRESS-FAMILY may only ask for IPv6 on top of the default IPv4 (RFC 8656 §14.8).
     if (decodeAddressFamily(additionalAttr.value) !== AddressFamily.IPv6) return fail(ErrorCode.BadRequest);
+    // Without IPv6 relays the IPv4 half is still granted, with ADDRESS-ERROR-CODE for the IPv6 half.
+    additional = config.relayFamilies.has('IPv6') ? { family: 'IPv6' } : { family: 'IPv6', refused: ErrorCode.AddressFamilyNotSupported };
   }
 
   // Step 7: quotas, counting Allocates still waiting for their relay. Per user and per client IP:
-  // 486; the server as a whole: 508.
+  // 486; the server as a whole: 508 (or 300 to an alternate server). A dual allocation counts once.
   const breach = quotaBreach(ctx.auth.username, event.source.address);
-  if (breach === 'total') return fail(ErrorCode.InsufficientCapacity, [], { note: { event: 'quota', which: breach } });
+  if (breach === 'total') return full({ event: 'quota', which: breach });
   if (breach) return fail(ErrorCode.AllocationQuotaReached, [], { note: { event: 'quota', which: breach } });
 
   const lifetimeAttr = getAttribute(request, AttributeType.Lifetime);
@@ -100,40 +112,62 @@ export function handleAllocate(
     reservedPort = { address: reserved, token: Buffer.from(tokenAttr.value) };
   }
   const pending: PendingAllocation = { ctx, family, lifetime };
+  if (additional) pending.additional = additional;
   if (evenPort) pending.evenPort = evenPort;
   if (reservedPort) pending.reservedPort = reservedPort;
   return pending;
 }
 
-/** The relay the transport opened for a pending allocation, or why it could not. */
-export type RelayOpened =
-  | { ok: true; relayed: TransportAddress; advertised: TransportAddress; reservationToken?: Buffer }
-  | { ok: false };
+/** A relay the transport opened: the address it is bound to and the one XOR-RELAYED-ADDRESS advertises. */
+export interface OpenedRelay {
+  relayed: TransportAddress;
+  advertised: TransportAddress;
+}
 
-/** RFC 8656 §7.2 step 8 and the success response: creates the allocation once its relay is open. */
-export function completeAllocate(pending: PendingAllocation, opened: RelayOpened, table: AllocationTable): HandlerReply {
+/**
+ * The relay the transport opened for a pending allocation, or why it could not: `refused` is 440
+ * when no address of the family is usable, else 508 (no free port). For a dual allocation,
+ * `additional` is the second relay, or why that one could not be opened.
+ */
+export type RelayOpened =
+  | (OpenedRelay & { ok: true; reservationToken?: Buffer; additional?: OpenedRelay | { refused: number } })
+  | { ok: false; refused?: number };
+
+/** RFC 8656 ADDRESS-ERROR-CODE (attribute 0x8001): family, reserved octet, then class, number and reason as in ERROR-CODE. */
+function addressErrorCode(family: IpFamily, code: number): StunAttribute {
+  const familyOctet = family === 'IPv4' ? AddressFamily.IPv4 : AddressFamily.IPv6;
+  return { type: AttributeType.AddressErrorCode, value: Buffer.concat([Buffer.from([familyOctet, 0]), encodeErrorCode(code).subarray(2)]) };
+}
+
+/** RFC 8656 §7.2 step 8 and the success response: creates the allocation once its relay(s) are open. */
+export function completeAllocate(pending: PendingAllocation, opened: RelayOpened, table: AllocationTable, full: CapacityRefusal): HandlerReply {
   const { ctx } = pending;
-  if (!opened.ok) return fail(ErrorCode.InsufficientCapacity);
+  if (!opened.ok) {
+    const code = opened.refused ?? ErrorCode.InsufficientCapacity;
+    return code === ErrorCode.InsufficientCapacity ? full() : fail(code);
+  }
   const { event } = ctx;
   if (table.get(fiveTupleKeyOf(event))) return fail(ErrorCode.AllocationMismatch);
+  const second = opened.additional && 'relayed' in opened.additional ? opened.additional : undefined;
   const allocation = table.create({
     fiveTuple: fiveTupleOf(ctx.event),
     username: ctx.auth.username,
     relayed: opened.relayed,
     advertised: opened.advertised,
+    ...(second ? { additional: { relayed: second.relayed, advertised: second.advertised } } : {}),
     expiresAt: ctx.now + pending.lifetime * 1000,
     createdAt: ctx.now,
   });
   const tx = ctx.request.transactionId;
-  const attributes: StunAttribute[] = [
-    { type: AttributeType.XorRelayedAddress, value: encodeXorAddress(allocation.advertised, tx) },
-    { type: AttributeType.Lifetime, value: encodeLifetime(pending.lifetime) },
-  ];
+  // RFC 8656 §7.2: a dual allocation carries one XOR-RELAYED-ADDRESS per family, IPv4 first.
+  const attributes: StunAttribute[] = [{ type: AttributeType.XorRelayedAddress, value: encodeXorAddress(allocation.advertised, tx) }];
+  if (second) attributes.push({ type: AttributeType.XorRelayedAddress, value: encodeXorAddress(second.advertised, tx) });
+  attributes.push({ type: AttributeType.Lifetime, value: encodeLifetime(pending.lifetime) });
   if (opened.reservationToken) attributes.push({ type: AttributeType.ReservationToken, value: opened.reservationToken });
-  if (getAttribute(ctx.request, AttributeType.AdditionalAddressFamily)) {
+  if (pending.additional && !second) {
     // RFC 8656 §7.2: the IPv4 relay is granted; the IPv6 one is refused inside the success response.
-    const value = Buffer.concat([Buffer.from([AddressFamily.IPv6, 0]), encodeErrorCode(ErrorCode.AddressFamilyNotSupported).subarray(2)]);
-    attributes.push({ type: AttributeType.AddressErrorCode, value });
+    const refused = pending.additional.refused ?? (opened.additional && 'refused' in opened.additional ? opened.additional.refused : ErrorCode.InsufficientCapacity);
+    attributes.push(addressErrorCode(pending.additional.family, refused));
   }
   attributes.push({ type: AttributeType.XorMappedAddress, value: encodeXorAddress(ctx.event.source, tx) });
   return succeed(attributes, { created: allocation });

@@ -1,6 +1,6 @@
 import { AttributeType, ErrorCode } from '../../stun/constants.js';
 import { getAttribute } from '../../stun/message.js';
-import type { AllocationTable } from '../allocations.js';
+import { relaysFamily, type AllocationTable } from '../allocations.js';
 import { bindChannel, channelBindConflict, pruneChannels } from '../channels.js';
 import type { HandlerReply, RequestContext } from '../context.js';
 import { installPermission, prunePermissions } from '../permissions.js';
@@ -26,7 +26,7 @@ export function handleChannelBind(ctx: RequestContext, table: AllocationTable): 
   if (!peers || peers.length === 0) return fail(ErrorCode.BadRequest);
   const peer = peers[0]!;
 
-  if (peer.family !== allocation.relayed.family) return fail(ErrorCode.PeerAddressFamilyMismatch);
+  if (!relaysFamily(allocation, peer.family)) return fail(ErrorCode.PeerAddressFamilyMismatch);
   // The port is known here, so the server's own listening ports are refused too.
   const decision = config.policy.checkTransportAddress(peer.address, peer.port);
   if (!decision.allowed) {

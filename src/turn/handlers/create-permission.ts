@@ -1,5 +1,5 @@
 import { ErrorCode } from '../../stun/constants.js';
-import type { AllocationTable } from '../allocations.js';
+import { relaysFamily, type AllocationTable } from '../allocations.js';
 import type { HandlerReply, RequestContext } from '../context.js';
 import { installPermission, prunePermissions } from '../permissions.js';
 import { existingAllocation, fail, isReply, peerAddresses, succeed } from './common.js';
@@ -19,8 +19,8 @@ export function handleCreatePermission(ctx: RequestContext, table: AllocationTab
   if (!peers || peers.length === 0) return fail(ErrorCode.BadRequest);
 
   for (const peer of peers) {
-    // Each peer must be of the relayed address's family: 443.
-    if (peer.family !== allocation.relayed.family) return fail(ErrorCode.PeerAddressFamilyMismatch);
+    // Each peer must be of a relayed address's family: 443.
+    if (!relaysFamily(allocation, peer.family)) return fail(ErrorCode.PeerAddressFamilyMismatch);
     // The peer-address policy (security.md): refused peers get 403.
     const decision = config.policy.checkIp(peer.address);
     if (!decision.allowed) {

@@ -1,6 +1,6 @@
 import { AddressFamily, AttributeType, ErrorCode } from '../../stun/constants.js';
 import { getAttribute } from '../../stun/message.js';
-import type { AllocationTable } from '../allocations.js';
+import { relaysFamily, type AllocationTable } from '../allocations.js';
 import type { HandlerReply, RequestContext } from '../context.js';
 import { decodeAddressFamily, decodeLifetime, encodeLifetime } from '../wire/attributes.js';
 import { desiredLifetime, existingAllocation, fail, isReply, succeed } from './common.js';
@@ -16,12 +16,13 @@ export function handleRefresh(ctx: RequestContext, table: AllocationTable): Hand
   if (isReply(found)) return found;
   const allocation = found;
 
-  // A REQUESTED-ADDRESS-FAMILY that differs from the allocation's family: 443.
+  // A REQUESTED-ADDRESS-FAMILY the allocation has no relay of: 443. The relays of a dual allocation
+  // live and die together, so naming either family refreshes (or deletes) both.
   const familyAttr = getAttribute(request, AttributeType.RequestedAddressFamily);
   if (familyAttr) {
     const family = decodeAddressFamily(familyAttr.value);
-    const mine = allocation.relayed.family === 'IPv4' ? AddressFamily.IPv4 : AddressFamily.IPv6;
-    if (family !== mine) return fail(ErrorCode.PeerAddressFamilyMismatch);
+    const named = family === AddressFamily.IPv4 ? 'IPv4' : family === AddressFamily.IPv6 ? 'IPv6' : undefined;
+    if (!named || !relaysFamily(allocation, named)) return fail(ErrorCode.PeerAddressFamilyMismatch);
   }
 
   const lifetimeAttr = getAttribute(request, AttributeType.Lifetime);

@@ -1,6 +1,6 @@
 import { AttributeType } from '../../stun/constants.js';
 import { getAttribute } from '../../stun/message.js';
-import type { AllocationTable } from '../allocations.js';
+import { relaysFamily, type AllocationTable } from '../allocations.js';
 import { fiveTupleKeyOf, type ClientEvent, type TurnEngineConfig, type TurnOutcome } from '../context.js';
 import { hasPermission } from '../permissions.js';
 import type { StunMessage } from '../../stun/message.js';
@@ -24,7 +24,8 @@ export function handleSend(
   const dataAttr = getAttribute(indication, AttributeType.Data);
   if (!peers || peers.length === 0 || !dataAttr) return { kind: 'relay-drop', reason: 'malformed' };
   const peer = peers[0]!;
-  if (peer.family !== allocation.relayed.family) return { kind: 'relay-drop', reason: 'malformed' };
+  // No relay of the peer's family to send from (RFC 8656 §10.2 would answer 443; indications get no answer).
+  if (!relaysFamily(allocation, peer.family)) return { kind: 'relay-drop', reason: 'peer-family-mismatch' };
   if (!hasPermission(allocation, peer.address, now)) return { kind: 'relay-drop', reason: 'no-permission' };
   const decision = config.policy.checkTransportAddress(peer.address, peer.port);
   if (!decision.allowed) {

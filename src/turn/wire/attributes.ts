@@ -52,6 +52,13 @@ export function decodeAddressFamily(value: Buffer): number | undefined {
   return value.length === 4 ? value[0] : undefined;
 }
 
+/**
+ * ADDITIONAL-ADDRESS-FAMILY as draft-ietf-tram-turnbis numbered it before RFC 8656 registered 0x8000;
+ * coturn's clients (turnutils_uclient -Z, 4.6) still send it. Same value layout. Not in the IANA
+ * registry, hence not in `AttributeType`.
+ */
+export const ADDITIONAL_ADDRESS_FAMILY_DRAFT = 0x8032;
+
 /** Encodes REQUESTED-ADDRESS-FAMILY / ADDITIONAL-ADDRESS-FAMILY. */
 export function encodeAddressFamily(family: number): Buffer {
   const out = Buffer.alloc(4);
