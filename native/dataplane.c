@@ -46,7 +46,7 @@
 // Finished slow-path batches waiting for the lock to be released before they are handed over.
 #define READY_BATCHES 64
 #define RETRY_MS 5
-#define RECORD_HEADER 28
+#define RECORD_HEADER 32
 
 typedef union {
   struct sockaddr sa;
@@ -203,8 +203,8 @@ static void hand_over(plane_t *p) {
   p->nready -= i;
 }
 
-// Record: u32 socket index, u32 socket generation, u16 port, u8 family (4|6), u8 pad, 16 address
-// bytes, u32 length, then the datagram, padded to 4.
+// Record (RECORD_HEADER bytes, then the datagram padded to 4): u32 socket index, u32 socket
+// generation, u16 port, u8 family (4|6), u8 pad, 16 address bytes at 12, u32 length at 28.
 static void to_slow_path(plane_t *p, int idx, const addr_t *from, const uint8_t *data, size_t len) {
   size_t need = RECORD_HEADER + ((len + 3) & ~(size_t)3);
   if (p->batch && p->batch_len + need > BATCH_BYTES) finish_batch(p);
@@ -217,7 +217,7 @@ static void to_slow_path(plane_t *p, int idx, const addr_t *from, const uint8_t 
   uint32_t u = (uint32_t)idx;
   memcpy(r, &u, 4);
   memcpy(r + 4, &p->socks[idx].gen, 4);
-  memset(r + 8, 0, 16 + 4);
+  memset(r + 8, 0, RECORD_HEADER - 8);
   if (from->sa.sa_family == AF_INET) {
     uint16_t port = ntohs(from->v4.sin_port);
     memcpy(r + 8, &port, 2);
@@ -230,7 +230,7 @@ static void to_slow_path(plane_t *p, int idx, const addr_t *from, const uint8_t 
     memcpy(r + 12, &from->v6.sin6_addr, 16);
   }
   uint32_t l = (uint32_t)len;
-  memcpy(r + 24, &l, 4);
+  memcpy(r + 28, &l, 4);
   memcpy(r + RECORD_HEADER, data, len);
   p->batch_len += need;
   p->c.slow_packets++;

@@ -26,7 +26,7 @@ interface Addon {
 const KIND_LISTENER = 1;
 const KIND_RELAY = 2;
 /** Bytes before each datagram in a slow-path record (see to_slow_path in native/dataplane.c). */
-const RECORD_HEADER = 28;
+const RECORD_HEADER = 32;
 
 /** Why the native data plane cannot load here, or undefined when it can. */
 export function nativePlaneUnavailable(): string | undefined {
@@ -148,14 +148,13 @@ class NativePlane implements DataPlane {
       const generation = batch.readUInt32LE(off + 4);
       const port = batch.readUInt16LE(off + 8);
       const v4 = batch[off + 10] === 4;
-      const length = batch.readUInt32LE(off + 24);
+      const length = batch.readUInt32LE(off + 28);
+      const ip = off + 12;
       const start = off + RECORD_HEADER;
       off = start + ((length + 3) & ~3);
       const socket = this.sockets[index];
       if (!socket || socket.generation !== generation || !socket.handler) continue;
-      const address = v4
-        ? `${batch[start - 16]}.${batch[start - 15]}.${batch[start - 14]}.${batch[start - 13]}`
-        : formatIp(batch.subarray(start - 16, start));
+      const address = v4 ? `${batch[ip]}.${batch[ip + 1]}.${batch[ip + 2]}.${batch[ip + 3]}` : formatIp(batch.subarray(ip, ip + 16));
       socket.handler(batch.subarray(start, start + length), address, port);
     }
   }

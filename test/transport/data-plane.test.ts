@@ -22,9 +22,10 @@ import {
   xorAddressAttr,
 } from '../helpers/turn-client.js';
 import { TurnUdpClient } from '../helpers/turn-udp.js';
-import { freePortRange, counterSum } from '../integration/lib.js';
+import { canBindIpv6Loopback, freePortRange, counterSum } from '../integration/lib.js';
 
 const nativeMissing = nativePlaneUnavailable();
+const ipv6 = await canBindIpv6Loopback();
 const planes: Array<{ name: string; make: () => DataPlane; skip: string | false }> = [
   { name: 'js', make: jsDataPlane, skip: false },
   { name: 'native', make: nativeDataPlane, skip: nativeMissing ? `native data plane unavailable: ${nativeMissing}` : false },
@@ -67,6 +68,20 @@ for (const p of planes) {
     t.equal(again.local.port, port, 'a closed socket frees its port');
     await again.close();
     await a.close();
+  });
+
+  t.test(`${p.name} plane: IPv6 on ::1, both directions, sender address intact`, { skip: p.skip || (ipv6 ? false : '::1 cannot be bound here') }, async (t) => {
+    const plane = p.make();
+    t.teardown(() => plane.close());
+    const a = await plane.bind('::1', 0);
+    const b = await plane.bind('::1', 0, { relay: true });
+    t.equal(a.local.family, 'IPv6');
+    const got = nextDatagram(b);
+    a.send(Buffer.from('over-ipv6'), b.local.port, '::1');
+    const d = await got;
+    t.same({ data: d?.data.toString(), address: d?.address, port: d?.port }, { data: 'over-ipv6', address: '::1', port: a.local.port }, 'datagram, address and port as sent');
+    await a.close();
+    await b.close();
   });
 }
 
@@ -249,6 +264,22 @@ t.test('native plane: plain Binding answered by the fast path exactly as JavaScr
   const classic = Buffer.concat([Buffer.from([0, 1, 0, 0]), Buffer.alloc(16, 7)]);
   const d = await ask(t, portOf(native), classic);
   t.ok(d.m && getAttribute(d.m, AttributeType.MappedAddress), 'RFC 3489 request → MAPPED-ADDRESS answer');
+
+  if (ipv6) {
+    const v6 = await runServer(resolveConfig({ listen: [{ host: '::1', port: 0 }], httpListen: null, metricsListen: null, dataPlane: 'native', logLevel: 'silent' }));
+    t.teardown(() => v6.close());
+    const port6 = v6.listeners.find((l) => l.transport === 'udp')!.port;
+    for (const [what, req] of [['plain (fast path)', plain], ['with FINGERPRINT (JavaScript)', fp]] as const) {
+      const s = dgram.createSocket({ type: 'udp6', ipv6Only: true });
+      await new Promise<void>((r) => s.bind(0, '::1', () => r()));
+      const got = nextDatagram(s);
+      s.send(req, port6, '::1');
+      const r = (await got)?.data;
+      const m = r && decodeMessage(r);
+      t.same(m && m.ok ? xorAddressAttr(m.message, AttributeType.XorMappedAddress) : undefined, { family: 'IPv6', address: '::1', port: s.address().port }, `IPv6 Binding ${what}: XOR-MAPPED-ADDRESS`);
+      s.close();
+    }
+  }
 
   // A reload that changes SOFTWARE changes the fast path's answers too.
   await native.reload(resolveConfig({ listen: [{ host: '127.0.0.1', port: portOf(native) }], httpListen: null, metricsListen: null, software: 'renamed', dataPlane: 'native', logLevel: 'silent' }));
