@@ -10,18 +10,34 @@ export interface TransportAddress {
   port: number;
 }
 
-const IPV4_PART = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
-/** Parses dotted-quad IPv4 text into 4 bytes, or undefined when it is not one. */
+/**
+ * Parses dotted-quad IPv4 text into 4 bytes, or undefined when it is not one (no leading zeros, no
+ * part over 255). A character loop, not split and a regular expression: it runs for every address
+ * a response or a Data indication carries.
+ */
 export function parseIPv4(text: string): Buffer | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+  const n = text.length;
+  if (n < 7 || n > 15) return undefined;
   const out = Buffer.allocUnsafe(4);
-  for (let i = 0; i < 4; i++) {
-    if (!IPV4_PART.test(parts[i]!)) return undefined;
-    out[i] = Number(parts[i]);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? text.charCodeAt(i) : 0x2e;
+    if (c === 0x2e) {
+      if (digits === 0 || part > 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return undefined;
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return out;
+  return part === 4 ? out : undefined;
 }
 
 /** Parses IPv6 text (with `::` compression, an optional embedded IPv4 tail, no zone) into 16 bytes. */

@@ -157,11 +157,22 @@ function errorResponse(reply: Reply, code: number, extra: StunAttribute[] = []):
  * configured; PADDING only within the amplification budget: the request's size plus the address
  * attributes, so a padded answer is never larger than the padded request that asked for it.
  */
+let softwareText: string | undefined;
+let softwareBytes: Buffer = Buffer.alloc(0);
+/** SOFTWARE's value for `text` (at most SOFTWARE_MAX_BYTES), encoded once per text, not per answer. */
+export function softwareValue(text: string): Buffer {
+  if (text !== softwareText) {
+    softwareBytes = encodeText(text, SOFTWARE_MAX_BYTES);
+    softwareText = text;
+  }
+  return softwareBytes;
+}
+
 function finish(reply: Reply, cls: MessageClass, attributes: StunAttribute[], addressBytes: number): Buffer {
   const { request, config } = reply;
   const fingerprint = getAttribute(request, AttributeType.Fingerprint) !== undefined;
   if (config.software !== null) {
-    let software = encodeText(config.software, SOFTWARE_MAX_BYTES);
+    let software = softwareValue(config.software);
     // RFC 3489 §11.2.10 (SERVER): the value itself must be a multiple of 4 bytes; classic parsers
     // know no padding, so pad the text with spaces.
     if (!hasMagicCookie(request) && software.length % 4 !== 0) {

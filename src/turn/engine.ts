@@ -2,7 +2,7 @@ import { AttributeType, ErrorCode, MessageClass, Method } from '../stun/constant
 import { encodeAddress, encodeXorAddress } from '../stun/attributes/address.js';
 import { encodeErrorCode } from '../stun/attributes/error-code.js';
 import { encodeUnknownAttributes } from '../stun/attributes/unknown-attributes.js';
-import { TextLimit, encodeText } from '../stun/attributes/text.js';
+import { softwareValue } from '../stun/server.js';
 import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type StunMessage } from '../stun/message.js';
 import {
   handleBindingRequest,
@@ -293,7 +293,7 @@ export class TurnEngine {
     const attributes: StunAttribute[] = [...reply.attributes];
     if (reply.cls === 'error') attributes.unshift({ type: AttributeType.ErrorCode, value: encodeErrorCode(reply.code!) });
     if (this.binding.software !== null) {
-      attributes.push({ type: AttributeType.Software, value: encodeText(this.binding.software, TextLimit.Software) });
+      attributes.push({ type: AttributeType.Software, value: softwareValue(this.binding.software) });
     }
     const data = encodeMessage(
       {
