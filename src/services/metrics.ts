@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { DROP_REASONS, type StunTransport } from '../stun/server.js';
 import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
 import { RELAY_DROP_REASONS } from '../turn/context.js';
+import { CONNECTION_REFUSALS } from '../transport/connection-gate.js';
 
 const TRANSPORTS: readonly StunTransport[] = ['udp', 'tcp', 'tls'];
 
@@ -16,6 +17,10 @@ export interface StunMetrics {
   connections: Gauge<'transport'>;
   /** Connections closed by the server, by transport and reason. */
   connectionsClosed: Counter<'transport' | 'reason'>;
+  /** Connections refused at once by a connection limit, by transport and limit. */
+  connectionsRefused: Counter<'transport' | 'reason'>;
+  /** Bytes held for stream connections (received unparsed, and waiting to be sent), read at scrape time. */
+  streamBuffered: Gauge<'transport' | 'direction'>;
   /** Live TURN allocations. */
   allocations: Gauge;
   /** Allocation lifecycle events: created, refreshed-to-zero, expired, closed with the connection. */
@@ -57,18 +62,45 @@ export interface RelayedCounts {
 }
 
 /** Why the server closed a stream connection; the label values of `turnkit_stream_closed_total`. */
-export type StreamCloseReason = 'idle' | 'invalid-frame' | 'buffer-limit' | 'tls-handshake' | 'shutdown';
+export type StreamCloseReason =
+  | 'idle'
+  | 'half-open'
+  | 'invalid-frame'
+  | 'oversize-frame'
+  | 'buffer-limit'
+  | 'tls-handshake'
+  | 'tls-handshake-timeout'
+  | 'shutdown';
 
-const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
+/** Every stream close reason, for pre-registering metric labels. */
+export const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
   'idle',
+  'half-open',
   'invalid-frame',
+  'oversize-frame',
   'buffer-limit',
   'tls-handshake',
+  'tls-handshake-timeout',
   'shutdown',
 ];
 
+/** Bytes buffered for the stream connections of one transport. */
+export interface StreamBuffered {
+  /** Received but not yet a whole frame. */
+  in: number;
+  /** Written by the server but not yet taken by the kernel. */
+  out: number;
+}
+
+/** Live state the metrics read at scrape time instead of being kept up to date per packet. */
+export interface LiveCounts {
+  permissions: number;
+  channels: number;
+  buffered?: Partial<Record<'tcp' | 'tls', StreamBuffered>>;
+}
+
 /** Creates the metrics in a fresh registry, every closed-set label pre-registered at zero. */
-export function createStunMetrics(live: () => { permissions: number; channels: number } = () => ({ permissions: 0, channels: 0 })): StunMetrics {
+export function createStunMetrics(live: () => LiveCounts = () => ({ permissions: 0, channels: 0 })): StunMetrics {
   const registry = new Registry();
   // Process metrics (CPU, memory, event-loop lag, handles) under their standard names.
   collectDefaultMetrics({ register: registry });
@@ -95,6 +127,25 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     help: 'TCP/TLS connections closed by the server, by reason',
     labelNames: ['transport', 'reason'] as const,
     registers: [registry],
+  });
+  const connectionsRefused = new Counter({
+    name: 'turnkit_stream_refused_total',
+    help: 'TCP/TLS connections refused at once by a connection limit, by limit',
+    labelNames: ['transport', 'reason'] as const,
+    registers: [registry],
+  });
+  const streamBuffered = new Gauge({
+    name: 'turnkit_stream_buffered_bytes',
+    help: 'Bytes buffered for TCP/TLS connections: in = received, not yet a whole message; out = waiting to be sent',
+    labelNames: ['transport', 'direction'] as const,
+    registers: [registry],
+    collect() {
+      const b = live().buffered ?? {};
+      for (const transport of ['tcp', 'tls'] as const) {
+        this.set({ transport, direction: 'in' }, b[transport]?.in ?? 0);
+        this.set({ transport, direction: 'out' }, b[transport]?.out ?? 0);
+      }
+    },
   });
   const allocations = new Gauge({ name: 'turnkit_allocations', help: 'Live TURN allocations', registers: [registry] });
   const allocationEvents = new Counter({
@@ -195,6 +246,7 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     if (transport !== 'udp') {
       connections.set({ transport }, 0);
       for (const reason of STREAM_CLOSE_REASONS) connectionsClosed.inc({ transport, reason }, 0);
+      for (const reason of CONNECTION_REFUSALS) connectionsRefused.inc({ transport, reason }, 0);
     }
   }
   return {
@@ -203,6 +255,8 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     requests,
     connections,
     connectionsClosed,
+    connectionsRefused,
+    streamBuffered,
     allocations,
     allocationEvents,
     relayDropped,

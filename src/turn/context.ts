@@ -68,7 +68,9 @@ export type RelayDropReason =
   | 'unbound-channel'
   | 'malformed'
   | 'allocation-pending'
-  | 'rate-limited';
+  | 'rate-limited'
+  /** The transport's: a TCP/TLS client had too much unsent data (it stopped reading). */
+  | 'slow-client';
 
 /** Every relay drop reason, for pre-registering metric labels. */
 export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
@@ -79,6 +81,7 @@ export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
   'malformed',
   'allocation-pending',
   'rate-limited',
+  'slow-client',
 ];
 
 /** An Allocate that passed every check and waits for the transport to open its relay socket. */
