@@ -431,10 +431,12 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     };
     if (transport === 'tls') {
       server.prependListener('connection', admit);
-      server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
         // A client that hung up (or was refused above) is not a connection the server closed.
         if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') metrics.connectionsClosed.inc({ transport, reason: 'tls-handshake-timeout' });
         else if (err.code?.startsWith('ERR_SSL_')) metrics.connectionsClosed.inc({ transport, reason: 'tls-handshake' });
+        // With a listener, Node leaves the socket open: a stalled handshake would hold it forever.
+        socket.destroy();
       });
       tlsServers.push(server as tls.Server);
     } else {
