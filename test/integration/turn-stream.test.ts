@@ -224,6 +224,50 @@ t.test('slow reader: the server buffers at most the cap for it, drops the rest, 
   t.notOk(slow.socket.destroyed, 'the slow client is not disconnected for being slow');
 });
 
+t.test('a client that sends requests but never reads its answers is no longer read: answers do not pile up', needOpenssl, async (t) => {
+  const CAP = 64 * 1024;
+  const { server, target } = await startStreamTurn(t, { streamMaxBuffered: CAP });
+  const c = await TurnStreamClient.open(t, target('tcp'));
+  c.socket.pause();
+  // Binding requests in 64 KiB writes until the connection pushes back for good (bounded: 64 MiB, 20 s).
+  const chunk = Buffer.concat(Array.from({ length: 3276 }, () => bindingRequest()));
+  let written = 0;
+  let maxOut = 0;
+  let maxIn = 0;
+  const deadline = Date.now() + 20_000;
+  let stalledSince = 0;
+  while (written < 64 * 1024 * 1024 && Date.now() < deadline) {
+    if (c.socket.writableLength > 1024 * 1024) {
+      stalledSince ||= Date.now();
+      if (Date.now() - stalledSince > 1500) break; // the server stopped reading
+      await sleep(50);
+    } else {
+      stalledSince = 0;
+      c.socket.write(chunk);
+      written += chunk.length;
+      await new Promise((r) => setImmediate(r));
+    }
+    maxOut = Math.max(maxOut, await gauge(server, { transport: 'tcp', direction: 'out' }));
+    maxIn = Math.max(maxIn, await gauge(server, { transport: 'tcp', direction: 'in' }));
+  }
+  t.comment(`wrote ${(written / 1e6).toFixed(1)} MB of Binding requests; server buffered at most ${maxOut} B out, ${maxIn} B in`);
+  t.ok(written < 64 * 1024 * 1024, `the server stopped reading: the client could write only ${(written / 1e6).toFixed(1)} MB`);
+  t.ok(maxOut <= CAP + 256 * 1024, `answers waiting for the client peaked at ${maxOut} B (cap ${CAP} + one read's worth)`);
+  t.ok(maxIn <= 65552, `unparsed input stays under one frame (${maxIn} B)`);
+  t.notOk(c.socket.destroyed, 'the connection is not closed for it');
+});
+
+t.test('several --tls-listen addresses (e.g. 5349 and 443) all serve TURN', needOpenssl, async (t) => {
+  const { server } = await startStreamTurn(t, { tlsListen: [{ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: 0 }] });
+  const ports = server.listeners.filter((l) => l.transport === 'tls').map((l) => l.port);
+  t.equal(ports.length, 2, `two TLS listeners (${ports.join(', ')})`);
+  for (const port of ports) {
+    const c = await TurnStreamClient.open(t, { transport: 'tls', host: '127.0.0.1', port });
+    await c.allocate(USER, PASS);
+    t.ok(c.relayed, `Allocate over TLS port ${port}`);
+  }
+});
+
 t.test('connection limits: per client IP, then in total; refused connections are counted', needOpenssl, async (t) => {
   const { server, target } = await startStreamTurn(t, { maxConnectionsPerIp: 2, maxConnections: 3 });
   const binding = async (c: TurnStreamClient) => {
