@@ -1,4 +1,5 @@
 import t from 'tap';
+import fc from 'fast-check';
 import { MAX_STREAM_FRAME } from '../../src/stun/framing.js';
 import { StreamFramer } from '../../src/transport/stream.js';
 
@@ -57,4 +58,28 @@ t.test('a frame announcing more than maxFrame is refused from its header alone',
 
 t.test('bytes that start no frame: invalid-frame', async (t) => {
   t.equal(new StreamFramer().push(Buffer.from([0x80, 0, 0, 0]), () => undefined), 'invalid-frame');
+});
+
+t.test('property: however the stream is cut into chunks, the same frames come out, and pending stays under one frame', async (t) => {
+  const frame = fc.oneof(
+    fc.integer({ min: 0, max: 300 }).map((n) => stun(n * 4)),
+    fc.integer({ min: 0, max: 1200 }).map((n) => channelData(n)),
+  );
+  fc.assert(
+    fc.property(fc.array(frame, { minLength: 1, maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 40 }), (frames, cuts) => {
+      const wire = Buffer.concat(frames);
+      const f = new StreamFramer(1300);
+      const out: number[] = [];
+      let off = 0;
+      for (let i = 0; off < wire.length; i++) {
+        const end = Math.min(wire.length, off + cuts[i % cuts.length]!);
+        if (f.push(wire.subarray(off, end), (fr) => out.push(fr.length)) !== undefined) return false;
+        if (f.pendingBytes >= 1300) return false;
+        off = end;
+      }
+      return f.pendingBytes === 0 && out.length === frames.length && out.every((len, i) => len === frames[i]!.length);
+    }),
+    { numRuns: 300 },
+  );
+  t.pass('300 random frame sequences and cuttings');
 });
