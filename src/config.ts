@@ -4,6 +4,7 @@ import { LOG_LEVELS, type LogLevel } from './services/logger.js';
 import { TextLimit } from './stun/attributes/text.js';
 import { parseIp, type IpFamily } from './stun/ip.js';
 import { SOFTWARE_MAX_BYTES } from './stun/server.js';
+import { MAX_STREAM_FRAME } from './stun/framing.js';
 
 /** A listen address: IP literal and port. */
 export interface HostPort {
@@ -31,6 +32,15 @@ export interface ServerConfig {
   logLevel: LogLevel;
   /** Seconds of silence after which a TCP/TLS connection is closed. */
   streamIdleTimeout: number;
+  /** Seconds a new TCP/TLS connection has to finish its TLS handshake, and then to send its first whole message. */
+  streamHandshakeTimeout: number;
+  /** Largest STUN or ChannelData frame accepted on a stream, bytes; a larger one closes the connection. */
+  streamMaxMessage: number;
+  /** Bytes waiting to be sent to one stream client beyond which relayed data for it is dropped. */
+  streamMaxBuffered: number;
+  /** Open TCP/TLS connections allowed per client IP and in total; 0 = no limit. */
+  maxConnectionsPerIp: number;
+  maxConnections: number;
   /** True when `listen`/`tlsListen` are the built-in defaults (a family the host lacks is then skipped). */
   defaultListeners: boolean;
   /** TURN: the realm of long-term credentials. */
@@ -119,6 +129,11 @@ export const DEFAULTS: ServerConfig = {
   software: 'turnkit',
   logLevel: 'info',
   streamIdleTimeout: 30,
+  streamHandshakeTimeout: 10,
+  streamMaxMessage: MAX_STREAM_FRAME,
+  streamMaxBuffered: 256 * 1024,
+  maxConnectionsPerIp: 64,
+  maxConnections: 10_000,
   defaultListeners: true,
   realm: hostname() || 'turnkit',
   users: {},
@@ -204,6 +219,11 @@ export interface ConfigInput {
   software?: string | null;
   logLevel?: string;
   streamIdleTimeout?: number;
+  streamHandshakeTimeout?: number;
+  streamMaxMessage?: number;
+  streamMaxBuffered?: number;
+  maxConnectionsPerIp?: number;
+  maxConnections?: number;
   realm?: string;
   users?: Record<string, string>;
   secrets?: string[];
@@ -423,6 +443,7 @@ export function resolveConfig(input: ConfigInput): ServerConfig {
     }
     config.streamIdleTimeout = s;
   }
+  resolveStreamLimits(config, input);
   if (input.altPort !== undefined && input.altAddress === undefined) {
     throw new ConfigError('--alt-port needs --alt-address IP (the second address RFC 5780 answers from)');
   }
@@ -431,6 +452,22 @@ export function resolveConfig(input: ConfigInput): ServerConfig {
   resolveAlternates(config, input);
   resolveServices(config, input);
   return config;
+}
+
+function resolveStreamLimits(config: ServerConfig, input: ConfigInput): void {
+  if (input.streamHandshakeTimeout !== undefined) {
+    config.streamHandshakeTimeout = wholeNumber('--stream-handshake-timeout', input.streamHandshakeTimeout, 1, 300);
+  }
+  if (input.streamMaxMessage !== undefined) {
+    config.streamMaxMessage = wholeNumber('--stream-max-message', input.streamMaxMessage, 1280, MAX_STREAM_FRAME);
+  }
+  if (input.streamMaxBuffered !== undefined) {
+    config.streamMaxBuffered = wholeNumber('--stream-max-buffered', input.streamMaxBuffered, 16 * 1024, 64 * 1024 * 1024);
+  }
+  if (input.maxConnectionsPerIp !== undefined) {
+    config.maxConnectionsPerIp = wholeNumber('--max-connections-per-ip', input.maxConnectionsPerIp, 0, 1e6);
+  }
+  if (input.maxConnections !== undefined) config.maxConnections = wholeNumber('--max-connections', input.maxConnections, 0, 1e7);
 }
 
 function resolveRfc5780(config: ServerConfig, altAddress: string, altPort: number | undefined): void {

@@ -100,7 +100,24 @@ const invalid: Array<[string, Parameters<typeof resolveConfig>[0], RegExp]> = [
   ['negative quota', { maxAllocationsPerUser: -1 }, /--max-allocations-per-user "-1"/],
   ['max lifetime below the default', { maxLifetime: 60 }, /--max-lifetime "60": use a whole number from 600/],
   ['zero permissions', { maxPermissions: 0 }, /--max-permissions/],
+  ['handshake timeout 0', { streamHandshakeTimeout: 0 }, /--stream-handshake-timeout "0": use a whole number from 1 to 300/],
+  ['max message below 1280', { streamMaxMessage: 100 }, /--stream-max-message "100": use a whole number from 1280 to 65552/],
+  ['max message above the framing limit', { streamMaxMessage: 70000 }, /--stream-max-message/],
+  ['max buffered too small', { streamMaxBuffered: 1000 }, /--stream-max-buffered "1000"/],
+  ['negative connections per ip', { maxConnectionsPerIp: -1 }, /--max-connections-per-ip "-1"/],
+  ['fractional connection limit', { maxConnections: 1.5 }, /--max-connections "1.5"/],
 ];
+
+t.test('stream limits: defaults and overrides', async (t) => {
+  const d = resolveConfig({});
+  t.same(
+    [d.streamHandshakeTimeout, d.streamMaxMessage, d.streamMaxBuffered, d.maxConnectionsPerIp, d.maxConnections],
+    [10, 65552, 262144, 64, 10000],
+    'handshake 10 s, frames up to the framing maximum, 256 KiB per client, 64 per IP, 10000 in all',
+  );
+  const c = resolveConfig({ streamHandshakeTimeout: 3, streamMaxMessage: 1500, streamMaxBuffered: 65536, maxConnectionsPerIp: 0, maxConnections: 0 });
+  t.same([c.streamHandshakeTimeout, c.streamMaxMessage, c.streamMaxBuffered, c.maxConnectionsPerIp, c.maxConnections], [3, 1500, 65536, 0, 0]);
+});
 for (const [name, input, message] of invalid) {
   t.test(`invalid: ${name}`, async (t) => {
     t.throws(() => resolveConfig(input), { name: 'ConfigError', code: 'ERR_CONFIG_INVALID', message });

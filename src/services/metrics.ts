@@ -4,6 +4,7 @@ import { Method } from '../stun/constants.js';
 import { methodName } from '../stun/names.js';
 import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
 import { REDIRECT_REASONS, RELAY_DROP_REASONS } from '../turn/context.js';
+import { CONNECTION_REFUSALS } from '../transport/connection-gate.js';
 
 const TRANSPORTS: readonly StunTransport[] = ['udp', 'tcp', 'tls'];
 
@@ -18,6 +19,10 @@ export interface StunMetrics {
   connections: Gauge<'transport'>;
   /** Connections closed by the server, by transport and reason. */
   connectionsClosed: Counter<'transport' | 'reason'>;
+  /** Connections refused at once by a connection limit, by transport and limit. */
+  connectionsRefused: Counter<'transport' | 'reason'>;
+  /** Bytes held for stream connections (received unparsed, and waiting to be sent), read at scrape time. */
+  streamBuffered: Gauge<'transport' | 'direction'>;
   /** Live TURN allocations. */
   allocations: Gauge;
   /** Allocation lifecycle events: created, refreshed-to-zero, expired, closed with the connection. */
@@ -61,15 +66,42 @@ export interface RelayedCounts {
 }
 
 /** Why the server closed a stream connection; the label values of `turnkit_stream_closed_total`. */
-export type StreamCloseReason = 'idle' | 'invalid-frame' | 'buffer-limit' | 'tls-handshake' | 'shutdown';
+export type StreamCloseReason =
+  | 'idle'
+  | 'half-open'
+  | 'invalid-frame'
+  | 'oversize-frame'
+  | 'buffer-limit'
+  | 'tls-handshake'
+  | 'tls-handshake-timeout'
+  | 'shutdown';
 
-const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
+/** Every stream close reason, for pre-registering metric labels. */
+export const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
   'idle',
+  'half-open',
   'invalid-frame',
+  'oversize-frame',
   'buffer-limit',
   'tls-handshake',
+  'tls-handshake-timeout',
   'shutdown',
 ];
+
+/** Bytes buffered for the stream connections of one transport. */
+export interface StreamBuffered {
+  /** Received but not yet a whole frame. */
+  in: number;
+  /** Written by the server but not yet taken by the kernel. */
+  out: number;
+}
+
+/** Live state the metrics read at scrape time instead of being kept up to date per packet. */
+export interface LiveCounts {
+  permissions: number;
+  channels: number;
+  buffered?: Partial<Record<'tcp' | 'tls', StreamBuffered>>;
+}
 
 /** What a native data plane did without JavaScript: relayed packets and bytes, Binding answers. */
 export interface FastPathCounts extends RelayedCounts {
@@ -80,10 +112,10 @@ const NO_FAST_PATH: FastPathCounts = Object.freeze({ toPeerPackets: 0, toPeerByt
 
 /**
  * Creates the metrics in a fresh registry, every closed-set label pre-registered at zero. `live`
- * counts permissions and channels; `fastPath` is what a native data plane relayed by itself.
+ * is read at scrape time; `fastPath` is what a native data plane did by itself.
  */
 export function createStunMetrics(
-  live: () => { permissions: number; channels: number } = () => ({ permissions: 0, channels: 0 }),
+  live: () => LiveCounts = () => ({ permissions: 0, channels: 0 }),
   fastPath: () => FastPathCounts = () => NO_FAST_PATH,
 ): StunMetrics {
   const registry = new Registry();
@@ -119,6 +151,25 @@ export function createStunMetrics(
     help: 'TCP/TLS connections closed by the server, by reason',
     labelNames: ['transport', 'reason'] as const,
     registers: [registry],
+  });
+  const connectionsRefused = new Counter({
+    name: 'turnkit_stream_refused_total',
+    help: 'TCP/TLS connections refused at once by a connection limit, by limit',
+    labelNames: ['transport', 'reason'] as const,
+    registers: [registry],
+  });
+  const streamBuffered = new Gauge({
+    name: 'turnkit_stream_buffered_bytes',
+    help: 'Bytes buffered for TCP/TLS connections: in = received, not yet a whole message; out = waiting to be sent',
+    labelNames: ['transport', 'direction'] as const,
+    registers: [registry],
+    collect() {
+      const b = live().buffered ?? {};
+      for (const transport of ['tcp', 'tls'] as const) {
+        this.set({ transport, direction: 'in' }, b[transport]?.in ?? 0);
+        this.set({ transport, direction: 'out' }, b[transport]?.out ?? 0);
+      }
+    },
   });
   const allocations = new Gauge({ name: 'turnkit_allocations', help: 'Live TURN allocations', registers: [registry] });
   const allocationEvents = new Counter({
@@ -241,6 +292,7 @@ export function createStunMetrics(
     if (transport !== 'udp') {
       connections.set({ transport }, 0);
       for (const reason of STREAM_CLOSE_REASONS) connectionsClosed.inc({ transport, reason }, 0);
+      for (const reason of CONNECTION_REFUSALS) connectionsRefused.inc({ transport, reason }, 0);
     }
   }
   return {
@@ -249,6 +301,8 @@ export function createStunMetrics(
     requests,
     connections,
     connectionsClosed,
+    connectionsRefused,
+    streamBuffered,
     allocations,
     allocationEvents,
     relayDropped,

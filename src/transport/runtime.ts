@@ -23,7 +23,8 @@ import { toTransportAddress } from './address.js';
 import { createDataPlane } from './data-plane.js';
 import type { DatagramSocket } from './datagram.js';
 import { openRelay } from './relay.js';
-import { StreamFramer, writeFrame } from './stream.js';
+import { StreamFramer, writeFrame, writeRelayed } from './stream.js';
+import { ConnectionGate } from './connection-gate.js';
 import { advertisedRelay, nonceIssuer, relayIpFor, turnEngineConfig } from './turn-setup.js';
 import { bindUdp } from './udp.js';
 
@@ -72,8 +73,21 @@ const RESTART_ONLY: ReadonlyArray<keyof ServerConfig> = [
   'dataPlane',
 ];
 
-/** How long a TLS client may take to finish its handshake. */
-const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * TLS 1.2 suites offered: forward-secret ECDHE with AEAD ciphers only (Mozilla's "intermediate"
+ * list). TLS 1.3 suites are named too: Node applies the TLS_* entries of the same string to 1.3.
+ */
+const TLS_CIPHERS = [
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 /** How often expired allocations, reservations and remembered answers are swept. */
 const SWEEP_INTERVAL_MS = 1_000;
 
@@ -87,10 +101,15 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   if (planeNote) logger.info('native data plane unavailable, using js', { reason: planeNote });
   const metrics = createStunMetrics(
     () => {
-      const live = { permissions: 0, channels: 0 };
+      const live = { permissions: 0, channels: 0, buffered: { tcp: { in: 0, out: 0 }, tls: { in: 0, out: 0 } } };
       for (const a of engine.allocations.all()) {
         live.permissions += a.permissions.size;
         live.channels += a.channelsByNumber.size;
+      }
+      for (const c of connections) {
+        const b = live.buffered[c instanceof tls.TLSSocket ? 'tls' : 'tcp'];
+        b.in += framers.get(c)?.pendingBytes ?? 0;
+        b.out += c.writableLength;
       }
       return live;
     },
@@ -108,6 +127,10 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const streamServers: net.Server[] = [];
   const tlsServers: tls.Server[] = [];
   const connections = new Set<net.Socket>();
+  const framers = new Map<net.Socket, StreamFramer>();
+  const gate = new ConnectionGate(() => ({ perIp: config.maxConnectionsPerIp, total: config.maxConnections }));
+  /** Senders of relayed data to stream clients: they drop it (false) when the client does not keep up. */
+  const relaySenders = new Map<number, (data: Buffer) => boolean>();
   const listeners: ListenerInfo[] = [];
   const senders = new Map<number, ClientSender>();
   const relays = new Map<number, DatagramSocket>();
@@ -164,6 +187,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     metrics.allocationEvents.inc({ event: 'created' });
     logger.info('allocation created', { id: allocation.id, ...describeAllocation(allocation) });
     const send = senders.get(allocation.fiveTuple.listenerId);
+    const streamSend = relaySenders.get(allocation.fiveTuple.listenerId);
     const client = allocation.fiveTuple.client;
     for (const s of additional ? [socket, additional] : [socket]) {
       s.onMessage((data, address, port) => {
@@ -172,9 +196,16 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
           metrics.relayDropped.inc({ reason: out.reason });
           return;
         }
+        if (streamSend) {
+          if (!streamSend(out.data)) {
+            metrics.relayDropped.inc({ reason: 'slow-client' });
+            return;
+          }
+        } else {
+          send?.(out.data, client);
+        }
         relayed.toClientPackets++;
         relayed.toClientBytes += data.length;
-        send?.(out.data, client);
       });
     }
   };
@@ -394,31 +425,50 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     const onConnection = (conn: net.Socket): void => {
       connections.add(conn);
       metrics.connections.inc({ transport });
-      const framer = new StreamFramer();
+      const framer = new StreamFramer(config.streamMaxMessage);
+      framers.set(conn, framer);
       const listenerId = nextListenerId++;
       const source = toTransportAddress(conn.remoteAddress ?? '0.0.0.0', conn.remotePort ?? 0);
       const server = toTransportAddress(conn.localAddress ?? hp.host, conn.localPort ?? hp.port);
       const local = isWildcard(hp.host) ? undefined : server;
       const send: ClientSender = (out) => writeFrame(conn, out);
       senders.set(listenerId, send);
+      relaySenders.set(listenerId, (out) => writeRelayed(conn, out, config.streamMaxBuffered));
       const closeFor = (reason: StreamCloseReason): void => {
+        if (conn.destroyed) return;
         metrics.connectionsClosed.inc({ transport, reason });
         conn.destroy();
       };
       conn.setNoDelay(true);
       conn.setTimeout(config.streamIdleTimeout * 1000, () => closeFor('idle'));
+      // Half-open: a connection that never sends a whole message holds a descriptor for nothing.
+      let halfOpen: NodeJS.Timeout | undefined = setTimeout(() => closeFor('half-open'), config.streamHandshakeTimeout * 1000);
+      halfOpen.unref();
       conn.on('data', (chunk: Buffer) => {
         const error = framer.push(chunk, (frame) => {
+          if (halfOpen) {
+            clearTimeout(halfOpen);
+            halfOpen = undefined;
+          }
           const event: ClientEvent = { data: frame, transport, source, role, listenerId, server };
           if (local) event.local = local;
           handle(event, send);
         });
         if (error) closeFor(error);
+        // A client that does not read its answers is not read either: TCP flow control then slows
+        // it down, instead of its answers piling up here.
+        else if (conn.writableLength > config.streamMaxBuffered && !conn.isPaused()) {
+          conn.pause();
+          conn.once('drain', () => conn.resume());
+        }
       });
       conn.on('error', () => conn.destroy());
       conn.on('close', () => {
+        clearTimeout(halfOpen);
         connections.delete(conn);
+        framers.delete(conn);
         senders.delete(listenerId);
+        relaySenders.delete(listenerId);
         metrics.connections.dec({ transport });
         // RFC 8656 §7: an allocation over TCP/TLS ends when its connection closes.
         const allocation = engine.allocations.get(fiveTupleKey(listenerId, source.address, source.port));
@@ -430,11 +480,34 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     };
     const server =
       transport === 'tls'
-        ? tls.createServer({ ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onConnection)
-        : net.createServer(onConnection);
+        ? tls.createServer({ ...tlsOptions, handshakeTimeout: config.streamHandshakeTimeout * 1000 }, onConnection)
+        : net.createServer();
+    // Limits apply to the TCP connection, before a TLS handshake costs anything.
+    const admit = (raw: net.Socket): boolean => {
+      const ip = raw.remoteAddress ?? '';
+      const refused = gate.admit(ip);
+      if (refused) {
+        metrics.connectionsRefused.inc({ transport, reason: refused });
+        raw.destroy();
+        return false;
+      }
+      raw.once('close', () => gate.release(ip));
+      return true;
+    };
     if (transport === 'tls') {
-      server.on('tlsClientError', () => metrics.connectionsClosed.inc({ transport, reason: 'tls-handshake' }));
+      server.prependListener('connection', admit);
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+        // A client that hung up (or was refused above) is not a connection the server closed.
+        if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') metrics.connectionsClosed.inc({ transport, reason: 'tls-handshake-timeout' });
+        else if (err.code?.startsWith('ERR_SSL_')) metrics.connectionsClosed.inc({ transport, reason: 'tls-handshake' });
+        // With a listener, Node leaves the socket open: a stalled handshake would hold it forever.
+        socket.destroy();
+      });
       tlsServers.push(server as tls.Server);
+    } else {
+      server.on('connection', (conn: net.Socket) => {
+        if (admit(conn)) onConnection(conn);
+      });
     }
     const ipv6 = hp.host.includes(':');
     try {
@@ -550,7 +623,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       binding.software = next.software;
       armBindingFastPath();
       logger.setLevel(next.logLevel);
-      if (tlsOptions) for (const s of tlsServers) s.setSecureContext({ ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS } as tls.SecureContextOptions);
+      if (tlsOptions) for (const s of tlsServers) s.setSecureContext(tlsOptions as tls.SecureContextOptions);
       if (next.cert && tlsServers.length === 0) restart.push('cert');
       endpointConfig = {
         secrets: next.secrets,
@@ -610,7 +683,7 @@ function listenError(transport: string, hp: HostPort, err: unknown): TurnkitErro
   return new TurnkitError('ERR_LISTEN_FAILED', `cannot listen on ${transport} ${formatHostPort(hp)}: ${code} (${hint})`, { cause: err });
 }
 
-/** Reads and checks the TLS certificate and key; TLS 1.2 is the oldest version offered. */
+/** Reads and checks the TLS certificate and key; TLS 1.2 is the oldest version offered, AEAD ciphers only. */
 async function loadTls(certFile: string, keyFile: string): Promise<tls.TlsOptions> {
   let cert: Buffer;
   let key: Buffer;
@@ -619,7 +692,7 @@ async function loadTls(certFile: string, keyFile: string): Promise<tls.TlsOption
   } catch (err) {
     throw new TurnkitError('ERR_TLS_CERT_UNREADABLE', `cannot read TLS certificate or key: ${(err as Error).message}`);
   }
-  const options: tls.TlsOptions = { cert, key, minVersion: 'TLSv1.2' };
+  const options: tls.TlsOptions = { cert, key, minVersion: 'TLSv1.2', ciphers: TLS_CIPHERS, honorCipherOrder: true };
   try {
     tls.createSecureContext(options);
   } catch (err) {

@@ -79,7 +79,9 @@ export type RelayDropReason =
   | 'malformed'
   | 'allocation-pending'
   | 'rate-limited'
-  | 'peer-family-mismatch';
+  | 'peer-family-mismatch'
+  /** The transport's: a TCP/TLS client had too much unsent data (it stopped reading). */
+  | 'slow-client';
 
 /** Every relay drop reason, for pre-registering metric labels. */
 export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
@@ -91,6 +93,7 @@ export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
   'allocation-pending',
   'rate-limited',
   'peer-family-mismatch',
+  'slow-client',
 ];
 
 /** An Allocate that passed every check and waits for the transport to open its relay socket. */

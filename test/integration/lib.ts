@@ -301,12 +301,13 @@ export async function startTurnkit(t: Teardown, opts: StartOptions): Promise<Run
 
 /**
  * Starts a TURN server for relay-only browser and werift tests on 127.0.0.1: a 40-port relay range,
- * the given static users and REST secret, loopback peers allowed only when asked. Returns its UDP port.
+ * the given static users and REST secret, loopback peers allowed only when asked. Returns its UDP
+ * and TCP ports, and with `tls` (certificate and key files) a TLS listener's port too.
  */
 export async function startRelayTurn(
   t: Teardown,
-  opts: { realm: string; users: Record<string, string>; secret: string; allowLoopback: boolean },
-): Promise<{ server: RunningServer; port: number }> {
+  opts: { realm: string; users: Record<string, string>; secret: string; allowLoopback: boolean; tls?: { certFile: string; keyFile: string } },
+): Promise<{ server: RunningServer; port: number; tcpPort: number; tlsPort?: number }> {
   const relay = await freePortRange(['127.0.0.1'], 40, ['udp']);
   const server = await startTurnkit(t, {
     listen: [{ host: '127.0.0.1', port: 0 }],
@@ -316,10 +317,13 @@ export async function startRelayTurn(
     relayPorts: `${relay}-${relay + 39}`,
     relayIp: '127.0.0.1',
     ...(opts.allowLoopback ? { allowPeers: ['127.0.0.0/8'] } : {}),
+    ...(opts.tls ? { tlsListen: [{ host: '127.0.0.1', port: 0 }], cert: opts.tls.certFile, key: opts.tls.keyFile } : {}),
   });
   const udp = server.listeners.find((l) => l.transport === 'udp');
   if (!udp) throw new Error(`no UDP listener: ${JSON.stringify(server.listeners)}`);
-  return { server, port: udp.port };
+  const tcp = server.listeners.find((l) => l.transport === 'tcp')!;
+  const tls = server.listeners.find((l) => l.transport === 'tls');
+  return { server, port: udp.port, tcpPort: tcp.port, ...(tls ? { tlsPort: tls.port } : {}) };
 }
 
 /**

@@ -19,6 +19,8 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumMissing, launchChromium, within } from '../helpers/chromium.js';
+import { makeSelfSignedCert } from '../helpers/certs.js';
+import { skipUnless } from '../helpers/tools.js';
 import { counterSum, metricsJson, repoRoot, startRelayTurn, waitForCounter, type RunningServer, type Teardown } from './lib.js';
 
 t.setTimeout(150_000);
@@ -86,8 +88,8 @@ async function servePage(t: Teardown): Promise<string> {
 }
 
 
-function startTurn(t: Tap, allowLoopback: boolean): Promise<{ server: RunningServer; port: number }> {
-  return startRelayTurn(t as Teardown, { realm: REALM, users: { chrome: 'chrome-pass' }, secret: SECRET, allowLoopback });
+function startTurn(t: Tap, allowLoopback: boolean, tls?: { certFile: string; keyFile: string }): Promise<{ server: RunningServer; port: number; tcpPort: number; tlsPort?: number }> {
+  return startRelayTurn(t as Teardown, { realm: REALM, users: { chrome: 'chrome-pass' }, secret: SECRET, allowLoopback, ...(tls ? { tls } : {}) });
 }
 
 async function runInPage(t: Tap, browser: Browser, url: string, iceServer: IceServer, timeoutMs: number): Promise<PageResult> {
@@ -127,12 +129,17 @@ async function counters(server: RunningServer) {
 
 t.test('Chromium ↔ Chromium data channel, relay-only through turnkit', needChromium, async (t) => {
   const url = await servePage(t);
-  const { browser, pid } = await launchChromium(t);
+  // The turns: server's certificate is a throwaway self-signed one.
+  const { browser, pid } = await launchChromium(t, ['--ignore-certificate-errors']);
   t.comment(`Chromium ${browser.version()} (pid ${pid})`);
 
-  const relayed = async (t: Tap, cred: { username: string; credential: string }) => {
-    const { server, port } = await startTurn(t, true);
-    const r = await runInPage(t, browser, url, { urls: `turn:127.0.0.1:${port}?transport=udp`, ...cred }, 60_000);
+  const relayed = async (t: Tap, cred: { username: string; credential: string }, over: 'udp' | 'tcp' | 'tls' = 'udp') => {
+    const cert = over === 'tls' ? makeSelfSignedCert() : undefined;
+    if (cert) t.teardown(() => cert.cleanup());
+    const { server, port, tcpPort, tlsPort } = await startTurn(t, true, cert);
+    const urls =
+      over === 'udp' ? `turn:127.0.0.1:${port}?transport=udp` : over === 'tcp' ? `turn:127.0.0.1:${tcpPort}?transport=tcp` : `turns:127.0.0.1:${tlsPort}?transport=tcp`;
+    const r = await runInPage(t, browser, url, { urls, ...cred }, 60_000);
     const detail = { result: JSON.stringify(r, null, 1) };
     t.ok(r.ok, `data channel open and all messages in${r.error ? ': ' + r.error : ''}`, detail);
     const want = (dir: string) => Array.from({ length: MESSAGES }, (_, i) => `${dir} ${i}`);
@@ -146,7 +153,7 @@ t.test('Chromium ↔ Chromium data channel, relay-only through turnkit', needChr
       t.equal(sel.via, 'selectedCandidatePairId', `${side}: transport stats name the selected pair`);
       t.equal(sel.local?.candidateType, 'relay', `${side}: selected local candidate is relay`, detail);
       t.equal(sel.remote?.candidateType, 'relay', `${side}: selected remote candidate is relay`, detail);
-      t.equal(sel.local?.relayProtocol, 'udp', `${side}: relayProtocol udp`);
+      t.equal(sel.local?.relayProtocol, over, `${side}: relayProtocol ${over}`);
       t.ok((sel.bytesSent ?? 0) > 0 && (sel.bytesReceived ?? 0) > 0, `${side}: bytes moved on the pair (${sel.bytesSent} sent, ${sel.bytesReceived} received)`);
     }
     const aPort = r.selected.a.local?.port;
@@ -172,6 +179,14 @@ t.test('Chromium ↔ Chromium data channel, relay-only through turnkit', needChr
 
   t.test('TURN REST ephemeral credential', async (t) => {
     await relayed(t, restCredential(SECRET, 'chrome-rest'));
+  });
+
+  t.test('TURN over TCP (turn:…?transport=tcp): relayProtocol tcp', async (t) => {
+    await relayed(t, { username: 'chrome', credential: 'chrome-pass' }, 'tcp');
+  });
+
+  t.test('TURN over TLS (turns:, self-signed certificate): relayProtocol tls', skipUnless('openssl'), async (t) => {
+    await relayed(t, restCredential(SECRET, 'chrome-tls'), 'tls');
   });
 
   t.test('wrong password: icecandidateerror 401, no relay candidate, no connection', async (t) => {

@@ -6,6 +6,7 @@
  * close() (a TURN refresh timer), so the process would otherwise never end.
  *
  * Usage: node turn-werift-peers.js '{"url":"turn:127.0.0.1:P?transport=udp","username":"u","credential":"p","messages":5}'
+ * (for turns: add "tlsCa": "<PEM>", the CA werift verifies the server's certificate with).
  */
 import { RTCPeerConnection, type RTCDataChannel } from 'werift';
 
@@ -15,6 +16,8 @@ interface Args {
   credential: string;
   messages: number;
   timeoutMs?: number;
+  /** PEM CA that signed a turns: server's certificate. */
+  tlsCa?: string;
 }
 
 /** A candidate as reported by getStats(), reduced to what the parent checks. */
@@ -23,6 +26,8 @@ interface CandidateInfo {
   address: string;
   port: number;
   protocol: string;
+  /** For a relay candidate, the client-to-TURN-server transport, when the implementation reports it. */
+  relayProtocol?: string;
 }
 
 interface SelectedPair {
@@ -84,7 +89,9 @@ async function selectedPair(pc: RTCPeerConnection): Promise<SelectedPair> {
   const cand = (id: unknown): CandidateInfo | undefined => {
     const c = typeof id === 'string' ? byId.get(id) : undefined;
     if (!c) return undefined;
-    return { candidateType: String(c.candidateType), address: String(c.address), port: Number(c.port), protocol: String(c.protocol) };
+    const info: CandidateInfo = { candidateType: String(c.candidateType), address: String(c.address), port: Number(c.port), protocol: String(c.protocol) };
+    if (typeof c.relayProtocol === 'string') info.relayProtocol = c.relayProtocol;
+    return info;
   };
   return { local: cand(pair?.localCandidateId), remote: cand(pair?.remoteCandidateId), via };
 }
@@ -109,6 +116,7 @@ async function main(): Promise<void> {
   const config = {
     iceServers: [{ urls: args.url, username: args.username, credential: args.credential }],
     iceTransportPolicy: 'relay' as const,
+    ...(args.tlsCa ? { turnTlsOptions: { ca: args.tlsCa } } : {}),
   };
   const a = new RTCPeerConnection(config);
   const b = new RTCPeerConnection(config);

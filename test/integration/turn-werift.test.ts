@@ -17,6 +17,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { counterSum, startRelayTurn, type RunningServer, type Teardown } from './lib.js';
 import { runTool } from '../helpers/process.js';
+import { makeSelfSignedCert } from '../helpers/certs.js';
+import { skipUnless } from '../helpers/tools.js';
 import type { WeriftResult } from './turn-werift-peers.js';
 
 t.setTimeout(120_000);
@@ -43,13 +45,18 @@ function restCredential(secret: string, id: string, ttlSeconds = 3600): { userna
   return { username, credential: createHmac('sha1', secret).update(username).digest('base64') };
 }
 
-function startTurn(t: Tap, allowLoopback: boolean): Promise<{ server: RunningServer; port: number }> {
-  return startRelayTurn(t as Teardown, { realm: REALM, users: { werift: 'werift-pass' }, secret: SECRET, allowLoopback });
+function startTurn(t: Tap, allowLoopback: boolean, tls?: { certFile: string; keyFile: string }): Promise<{ server: RunningServer; port: number; tcpPort: number; tlsPort?: number }> {
+  return startRelayTurn(t as Teardown, { realm: REALM, users: { werift: 'werift-pass' }, secret: SECRET, allowLoopback, ...(tls ? { tls } : {}) });
 }
 
-/** Runs the two werift peers in a child; returns its parsed result line (or a failure). */
-async function runPeers(port: number, cred: { username: string; credential: string }, timeoutMs: number): Promise<{ result?: WeriftResult; raw: string }> {
-  const arg = JSON.stringify({ url: `turn:127.0.0.1:${port}?transport=udp`, ...cred, messages: MESSAGES, timeoutMs });
+/** Runs the two werift peers in a child; returns its parsed result line (or a failure). `port` alone means turn:…?transport=udp. */
+async function runPeers(
+  port: number | { url: string; tlsCa?: string },
+  cred: { username: string; credential: string },
+  timeoutMs: number,
+): Promise<{ result?: WeriftResult; raw: string }> {
+  const server = typeof port === 'number' ? { url: `turn:127.0.0.1:${port}?transport=udp` } : port;
+  const arg = JSON.stringify({ ...server, ...cred, messages: MESSAGES, timeoutMs });
   const r = await runTool(process.execPath, [CHILD, arg], { timeoutMs: timeoutMs + 10_000 });
   const raw = `exit ${r.code}${r.timedOut ? ' (killed after hard timeout)' : ''}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
   const line = r.stdout.split('\n').find((l) => l.startsWith('WERIFT_RESULT '));
@@ -67,9 +74,17 @@ async function counters(server: RunningServer) {
   };
 }
 
-async function relayedDataChannel(t: Tap, cred: { username: string; credential: string }): Promise<void> {
-  const { server, port } = await startTurn(t, true);
-  const { result, raw } = await runPeers(port, cred, 30_000);
+async function relayedDataChannel(t: Tap, cred: { username: string; credential: string }, over: 'udp' | 'tcp' | 'tls' = 'udp'): Promise<void> {
+  const cert = over === 'tls' ? makeSelfSignedCert() : undefined;
+  if (cert) t.teardown(() => cert.cleanup());
+  const { server, port, tcpPort, tlsPort } = await startTurn(t, true, cert);
+  const target =
+    over === 'udp'
+      ? port
+      : over === 'tcp'
+        ? { url: `turn:127.0.0.1:${tcpPort}?transport=tcp` }
+        : { url: `turns:127.0.0.1:${tlsPort}?transport=tcp`, tlsCa: cert!.cert };
+  const { result, raw } = await runPeers(target, cred, 30_000);
   t.ok(result, 'the child printed its result', { output: raw });
   if (!result) return;
   t.ok(result.ok, `data channel opened and every message arrived${result.error ? ': ' + result.error : ''}`, { output: raw });
@@ -87,6 +102,10 @@ async function relayedDataChannel(t: Tap, cred: { username: string; credential: 
   t.ok(aPort !== undefined && aPort === result.selected.b.remote?.port, `a's relay port ${aPort} is b's remote port`);
   const c = await counters(server);
   t.ok(c.created >= 2, `turnkit created ≥ 2 allocations (${c.created})`);
+  // werift's getStats has no relayProtocol; turnkit's per-transport counters say how it was reached.
+  const overTransport = await counterSum(server.metrics, 'turnkit_stun_requests_total', { transport: over, method: 'Allocate', result: 'success' });
+  const elsewhere = await counterSum(server.metrics, 'turnkit_stun_requests_total', { method: 'Allocate', result: 'success' }) - overTransport;
+  t.ok(overTransport >= c.created && elsewhere === 0, `every Allocate success went over ${over} (${overTransport}, other transports ${elsewhere}); werift's relayProtocol: ${result.selected.a.local?.relayProtocol ?? 'not reported'}`);
   t.ok(c.toPeer >= 2 * MESSAGES, `turnkit_relayed_packets_total{to-peer} = ${c.toPeer} ≥ ${2 * MESSAGES}`);
   t.ok(c.toClient >= 2 * MESSAGES, `turnkit_relayed_packets_total{to-client} = ${c.toClient} ≥ ${2 * MESSAGES}`);
   t.comment(
@@ -103,6 +122,14 @@ t.test('werift ↔ werift, relay-only through turnkit', needWerift, async (t) =>
 
   t.test('TURN REST ephemeral credential (user "<expiry>:werift-rest")', async (t) => {
     await relayedDataChannel(t, restCredential(SECRET, 'werift-rest'));
+  });
+
+  t.test('TURN over TCP (turn:…?transport=tcp)', async (t) => {
+    await relayedDataChannel(t, { username: 'werift', credential: 'werift-pass' }, 'tcp');
+  });
+
+  t.test('TURN over TLS (turns:, certificate checked against the test CA)', skipUnless('openssl'), async (t) => {
+    await relayedDataChannel(t, restCredential(SECRET, 'werift-tls'), 'tls');
   });
 
   t.test('wrong password: no relay candidate, no connection', async (t) => {

@@ -18,6 +18,8 @@ import { decodeErrorCode } from '../../src/stun/attributes/error-code.js';
 import type { TransportAddress } from '../../src/stun/ip.js';
 import { DROP_REASONS } from '../../src/stun/server.js';
 import { REDIRECT_REASONS, RELAY_DROP_REASONS } from '../../src/turn/context.js';
+import { STREAM_CLOSE_REASONS } from '../../src/services/metrics.js';
+import { CONNECTION_REFUSALS } from '../../src/transport/connection-gate.js';
 import { AUTH_FAILURE_REASONS } from '../../src/turn/auth.js';
 import { allocateRequest, createPermissionRequest, sendIndication, turnRequest, type Credentials } from '../helpers/turn-client.js';
 import { freePort } from '../helpers/ports.js';
@@ -271,9 +273,9 @@ t.test('metrics move with traffic, and no label value comes from outside the clo
   await new Promise((r) => setTimeout(r, 300));
   const text = await (await fetch(`http://127.0.0.1:${d.metrics}/metrics`)).text();
   const allowed: Record<string, ReadonlySet<string>> = {
-    reason: new Set<string>([...DROP_REASONS, ...RELAY_DROP_REASONS, ...AUTH_FAILURE_REASONS, 'idle', 'invalid-frame', 'buffer-limit', 'tls-handshake', 'shutdown', 'recommended-deny', 'configured-deny', 'server-address', 'malformed', ...REDIRECT_REASONS]),
+    reason: new Set<string>([...DROP_REASONS, ...RELAY_DROP_REASONS, ...AUTH_FAILURE_REASONS, ...STREAM_CLOSE_REASONS, ...CONNECTION_REFUSALS, 'recommended-deny', 'configured-deny', 'server-address', 'malformed', ...REDIRECT_REASONS]),
     transport: new Set(['udp', 'tcp', 'tls']),
-    direction: new Set(['to-peer', 'to-client']),
+    direction: new Set(['to-peer', 'to-client', 'in', 'out']),
     event: new Set(['created', 'deleted', 'expired', 'closed']),
     quota: new Set(['user', 'client-ip', 'total']),
     result: new Set(['success', 'error']),
