@@ -17,11 +17,12 @@ import { decodeMessage, getAttribute } from '../stun/message.js';
 import type { BindingServerConfig, SocketRole, StunTransport } from '../stun/server.js';
 import type { TransportAddress } from '../stun/ip.js';
 import { fiveTupleKey, type Allocation } from '../turn/allocations.js';
-import type { ClientEvent, EngineNote, PendingAllocation, TurnOutcome } from '../turn/context.js';
+import type { BoundConnection, ClientEvent, EngineNote, PendingAllocation, TurnOutcome } from '../turn/context.js';
 import { TurnEngine } from '../turn/engine.js';
 import { toTransportAddress } from './address.js';
 import { openRelay } from './relay.js';
 import { StreamFramer, writeFrame } from './stream.js';
+import { TcpRelayHub, openTcpRelay } from './tcp-relay.js';
 import { advertisedRelay, nonceIssuer, relayIpFor, turnEngineConfig } from './turn-setup.js';
 import { bindUdp, closeUdp } from './udp.js';
 
@@ -85,7 +86,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       live.permissions += a.permissions.size;
       live.channels += a.channelsByNumber.size;
     }
-    return live;
+    return { ...live, tcpBufferedBytes: tcpRelay.bufferedBytes() };
   });
   const udpSockets: dgram.Socket[] = [];
   const streamServers: net.Server[] = [];
@@ -94,6 +95,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const listeners: ListenerInfo[] = [];
   const senders = new Map<number, ClientSender>();
   const relays = new Map<number, dgram.Socket>();
+  /** TCP/TLS client connections that still carry STUN, by listener id (RFC 6062 hands some over). */
+  const streamSockets = new Map<number, net.Socket>();
   const reservedSockets = new Map<string, dgram.Socket>();
   let nextListenerId = 1;
   const binding: BindingServerConfig = { software: config.software };
@@ -122,22 +125,29 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     }
   };
 
+  const tcpRelay = new TcpRelayHub({ engine, metrics: metrics.tcpRelay, logger, note });
+
   const closeRelay = (allocation: Allocation, event: 'deleted' | 'expired' | 'closed'): void => {
     const socket = relays.get(allocation.id);
-    if (!socket) return;
+    const tcp = tcpRelay.closeAllocation(allocation.id);
+    if (!socket && !tcp) return;
     relays.delete(allocation.id);
-    void closeUdp(socket);
+    if (socket) void closeUdp(socket);
     metrics.allocations.dec();
     metrics.allocationEvents.inc({ event });
     metrics.allocationLifetime.observe((Date.now() - allocation.createdAt) / 1000);
     logger.info('allocation ended', { id: allocation.id, event, ...describeAllocation(allocation) });
   };
 
-  const attachRelay = (allocation: Allocation, socket: dgram.Socket): void => {
-    relays.set(allocation.id, socket);
+  const allocationCreated = (allocation: Allocation): void => {
     metrics.allocations.inc();
     metrics.allocationEvents.inc({ event: 'created' });
     logger.info('allocation created', { id: allocation.id, ...describeAllocation(allocation) });
+  };
+
+  const attachRelay = (allocation: Allocation, socket: dgram.Socket): void => {
+    relays.set(allocation.id, socket);
+    allocationCreated(allocation);
     const send = senders.get(allocation.fiveTuple.listenerId);
     const client = allocation.fiveTuple.client;
     socket.on('message', (data, rinfo) => {
@@ -153,7 +163,42 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     socket.on('error', (err) => logger.debug('relay socket error', { id: allocation.id, error: err.message }));
   };
 
+  /** RFC 6062 §5.1: a TCP allocation's relayed address is a TCP listener. */
+  const allocateTcp = async (pending: PendingAllocation, send: ClientSender): Promise<void> => {
+    const { event } = pending.ctx;
+    const ip = relayIpFor(config, pending.family, event.source, event.local);
+    const opened = ip ? await openTcpRelay(ip, config.relayPorts) : undefined;
+    if (!senders.has(event.listenerId)) {
+      engine.cancelPending(pending);
+      opened?.server.close();
+      return;
+    }
+    const out = opened
+      ? engine.completeAllocation(pending, { ok: true, relayed: opened.address, advertised: advertisedRelay(config, opened.address) })
+      : engine.completeAllocation(pending, { ok: false });
+    if (out.created && opened) {
+      tcpRelay.attach(out.created, opened.server, (data) => send(data, event.source));
+      allocationCreated(out.created);
+    } else opened?.server.close();
+    execute(out, event.transport, send);
+  };
+
+  /** RFC 6062 §5.4: after a ConnectionBind success, its connection stops carrying STUN and becomes a pipe. */
+  const handOver = (bound: BoundConnection): void => {
+    const conn = streamSockets.get(bound.listenerId);
+    streamSockets.delete(bound.listenerId);
+    if (!conn) {
+      engine.closeTcpConnection(bound.connection);
+      return;
+    }
+    conn.removeAllListeners('data');
+    // A pipe may rightly be quiet for long; the STUN idle timeout is not for it.
+    conn.setTimeout(0);
+    tcpRelay.bind(bound.connection, conn);
+  };
+
   const allocate = async (pending: PendingAllocation, send: ClientSender): Promise<void> => {
+    if (pending.relayTransport === 'tcp') return allocateTcp(pending, send);
     const { event } = pending.ctx;
     let relay: dgram.Socket | undefined;
     let reserved: dgram.Socket | undefined;
@@ -209,6 +254,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         note(outcome.note);
         send(outcome.data, outcome.to, outcome.from);
         if (outcome.released) closeRelay(outcome.released, 'deleted');
+        if (outcome.bound) handOver(outcome.bound);
         return;
       case 'drop':
         metrics.dropped.inc({ transport, reason: outcome.reason });
@@ -231,6 +277,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
           engine.cancelPending(outcome.pending);
           logger.error('allocation failed', { error: String(err) });
         });
+        return;
+      case 'connect':
+        tcpRelay.connect(outcome.pending, (out) => execute(out, transport, send));
         return;
       case 'indication':
         return;
@@ -258,6 +307,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const sweep = setInterval(() => {
     const expired = engine.expire(Date.now());
     for (const a of expired.allocations) closeRelay(a, 'expired');
+    for (const c of expired.tcpConnections) tcpRelay.bindTimedOut(c);
     for (const r of expired.reservations) {
       const s = reservedSockets.get(r.token);
       reservedSockets.delete(r.token);
@@ -281,6 +331,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     relays.clear();
     reservedSockets.clear();
     await Promise.all([
+      tcpRelay.closeAll(),
       ...relaySockets.map((s) => closeUdp(s)),
       ...udpSockets.map((s) => closeUdp(s)),
       ...streamServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
@@ -336,6 +387,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       const local = isWildcard(hp.host) ? undefined : server;
       const send: ClientSender = (out) => writeFrame(conn, out);
       senders.set(listenerId, send);
+      streamSockets.set(listenerId, conn);
       const closeFor = (reason: StreamCloseReason): void => {
         metrics.connectionsClosed.inc({ transport, reason });
         conn.destroy();
@@ -344,16 +396,19 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       conn.setTimeout(config.streamIdleTimeout * 1000, () => closeFor('idle'));
       conn.on('data', (chunk: Buffer) => {
         const error = framer.push(chunk, (frame) => {
+          // Handed over to a TCP relay pipe by a ConnectionBind earlier in this chunk.
+          if (!streamSockets.has(listenerId)) return;
           const event: ClientEvent = { data: frame, transport, source, role, listenerId, server };
           if (local) event.local = local;
           handle(event, send);
         });
-        if (error) closeFor(error);
+        if (error && streamSockets.has(listenerId)) closeFor(error);
       });
       conn.on('error', () => conn.destroy());
       conn.on('close', () => {
         connections.delete(conn);
         senders.delete(listenerId);
+        streamSockets.delete(listenerId);
         metrics.connections.dec({ transport });
         // RFC 8656 §7: an allocation over TCP/TLS ends when its connection closes.
         const allocation = engine.allocations.get(fiveTupleKey(listenerId, source.address, source.port));

@@ -27,6 +27,8 @@ export interface Allocation {
   readonly relayed: TransportAddress;
   /** What XOR-RELAYED-ADDRESS says (the public address behind 1:1 NAT, else `relayed`). */
   readonly advertised: TransportAddress;
+  /** RFC 6062: 'tcp' for a TCP allocation (Connect and ConnectionAttempt instead of Send and channels); absent for UDP. */
+  readonly relayTransport?: 'tcp';
   expiresAt: number;
   /** When it was created (for the lifetime histogram). */
   readonly createdAt: number;

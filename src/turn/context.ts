@@ -5,6 +5,7 @@ import { fiveTupleKey, type Allocation, type AllocationQuotas, type FiveTuple } 
 import type { CredentialStore } from './credentials.js';
 import type { NonceIssuer } from './nonce.js';
 import type { PeerPolicy } from './policy.js';
+import type { TcpConnection } from './tcp-connections.js';
 
 /** What the TURN engine needs to know; everything with I/O stays outside. */
 export interface TurnEngineConfig {
@@ -24,6 +25,8 @@ export interface TurnEngineConfig {
   relayFamilies: ReadonlySet<IpFamily>;
   /** False when no users or secrets exist: TURN requests then get 400 saying so. */
   enabled: boolean;
+  /** RFC 6062 §5.2: how long a peer data connection waits for its ConnectionBind (default 30 s). */
+  connectionBindTimeoutMs?: number;
 }
 
 /** A message from a client, with the listener it arrived on. */
@@ -68,7 +71,8 @@ export type RelayDropReason =
   | 'unbound-channel'
   | 'malformed'
   | 'allocation-pending'
-  | 'rate-limited';
+  | 'rate-limited'
+  | 'tcp-allocation';
 
 /** Every relay drop reason, for pre-registering metric labels. */
 export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
@@ -79,6 +83,7 @@ export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
   'malformed',
   'allocation-pending',
   'rate-limited',
+  'tcp-allocation',
 ];
 
 /** An Allocate that passed every check and waits for the transport to open its relay socket. */
@@ -90,6 +95,21 @@ export interface PendingAllocation {
   /** RFC 8656 §14.9: the port reserved by an earlier EVEN-PORT allocation. */
   reservedPort?: { address: TransportAddress; token: Buffer };
   lifetime: number;
+  /** RFC 6062 §5.1: 'tcp' when REQUESTED-TRANSPORT asked for a TCP relay; absent for UDP. */
+  relayTransport?: 'tcp';
+}
+
+/** A Connect that passed every check and waits for the transport to reach the peer (RFC 6062 §5.2). */
+export interface PendingConnect {
+  ctx: RequestContext;
+  allocation: Allocation;
+  connection: TcpConnection;
+}
+
+/** A peer data connection bound by a ConnectionBind on the client data connection `listenerId`. */
+export interface BoundConnection {
+  connection: TcpConnection;
+  listenerId: number;
 }
 
 /** The answer to a request, possibly with an allocation that the transport must now release. */
@@ -98,6 +118,8 @@ export type RespondOutcome = Extract<StunOutcome, { kind: 'respond' }> & {
   created?: Allocation;
   /** For logs and metrics: e.g. the peer rule that refused a permission. */
   note?: EngineNote;
+  /** RFC 6062 §5.4: after this answer, the client connection is a raw pipe to this peer connection. */
+  bound?: BoundConnection;
 };
 
 /** Something worth a log line or a counter that is not itself an action. */
@@ -111,6 +133,7 @@ export type TurnOutcome =
   | Exclude<StunOutcome, { kind: 'respond' }>
   | RespondOutcome
   | { kind: 'allocate'; pending: PendingAllocation }
+  | { kind: 'connect'; pending: PendingConnect }
   | { kind: 'send-peer'; allocation: Allocation; peer: TransportAddress; data: Buffer }
   | { kind: 'relay-drop'; reason: RelayDropReason; note?: EngineNote };
 
@@ -122,4 +145,5 @@ export interface HandlerReply {
   released?: Allocation;
   created?: Allocation;
   note?: EngineNote;
+  bound?: BoundConnection;
 }
