@@ -131,6 +131,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     const socket = relays.get(allocation.id);
     const tcp = tcpRelay.closeAllocation(allocation.id);
     if (!socket && !tcp) return;
+    if (tcp) streamSockets.get(allocation.fiveTuple.listenerId)?.setTimeout(config.streamIdleTimeout * 1000);
     relays.delete(allocation.id);
     if (socket) void closeUdp(socket);
     metrics.allocations.dec();
@@ -179,6 +180,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     if (out.created && opened) {
       tcpRelay.attach(out.created, opened.server, (data) => send(data, event.source));
       allocationCreated(out.created);
+      // The control connection of a TCP relay is quiet while its data connections are busy; the
+      // allocation's lifetime, which the client refreshes, bounds it instead of the idle timeout.
+      streamSockets.get(event.listenerId)?.setTimeout(0);
     } else opened?.server.close();
     execute(out, event.transport, send);
   };
@@ -394,15 +398,24 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       };
       conn.setNoDelay(true);
       conn.setTimeout(config.streamIdleTimeout * 1000, () => closeFor('idle'));
+      // Bytes received and bytes cut into frames: when a ConnectionBind hands this connection over
+      // to a TCP relay pipe, what follows it in the same segment is the pipe's first data.
+      let received = 0;
+      let framed = 0;
       conn.on('data', (chunk: Buffer) => {
+        received += chunk.length;
         const error = framer.push(chunk, (frame) => {
-          // Handed over to a TCP relay pipe by a ConnectionBind earlier in this chunk.
           if (!streamSockets.has(listenerId)) return;
+          framed += frame.length;
           const event: ClientEvent = { data: frame, transport, source, role, listenerId, server };
           if (local) event.local = local;
           handle(event, send);
         });
-        if (error && streamSockets.has(listenerId)) closeFor(error);
+        if (streamSockets.has(listenerId)) {
+          if (error) closeFor(error);
+        } else if (received > framed) {
+          conn.unshift(chunk.subarray(Math.max(0, chunk.length - (received - framed))));
+        }
       });
       conn.on('error', () => conn.destroy());
       conn.on('close', () => {

@@ -189,14 +189,15 @@ export class TurnStreamClient {
   /**
    * RFC 6062 §4.4: opens a new connection and sends ConnectionBind for `id`. On success returns the
    * socket as a raw pipe, paused (attach a reader, then resume it), with any bytes that followed the
-   * response; otherwise the error response.
+   * response; otherwise the error response. `early` is written in the same segment as the request,
+   * before the answer (a client that does not wait for it).
    */
-  async bind(id: number): Promise<{ ok: true; socket: net.Socket; rest: Buffer } | { ok: false; response: StunMessage }> {
+  async bind(id: number, early?: Buffer): Promise<{ ok: true; socket: net.Socket; rest: Buffer } | { ok: false; response: StunMessage }> {
     for (let attempt = 0; ; attempt++) {
       const socket = await openStream(this.t, this.target);
       const stream = new StunFramedStream(socket, true);
       const { data } = connectionBindRequest(this.creds(), id);
-      socket.write(data);
+      socket.write(early && attempt > 0 ? Buffer.concat([data, early]) : data);
       const m = await stream.next(5000);
       if (!m) throw new Error('no answer to ConnectionBind');
       const code = errorCode(m);

@@ -36,7 +36,7 @@ interface Setup {
 }
 
 /** turnkit on 127.0.0.1 (TCP, UDP and, with openssl, TLS), relays on 127.0.0.1, loopback peers allowed. */
-async function setup(tt: Tap): Promise<Setup> {
+async function setup(tt: Tap, extra: Record<string, unknown> = {}): Promise<Setup> {
   const cert = HAVE_OPENSSL ? makeSelfSignedCert() : undefined;
   if (cert) tt.teardown(() => cert.cleanup());
   const relay = await freePortRange(['127.0.0.1'], 40, ['tcp']);
@@ -51,6 +51,7 @@ async function setup(tt: Tap): Promise<Setup> {
     streamIdleTimeout: 60,
     httpListen: null,
     metricsListen: null,
+    ...extra,
   });
   const port = (tr: string): number => server.listeners.find((l) => l.transport === tr)?.port ?? 0;
   return {
@@ -173,6 +174,43 @@ for (const transport of ['tcp', 'tls'] as const) {
     tt.equal(refresh.cls, MessageClass.SuccessResponse, 'Refresh on the control connection still answered');
   });
 }
+
+t.test('data written right behind the ConnectionBind, before its answer, reaches the peer', async (tt) => {
+  const s = await setup(tt);
+  const peer = await tcpPeer(tt);
+  const { client } = await tcpAllocation(tt, s);
+  const r = await client.connect(peer.address);
+  const id = connectionIdOf(r)!;
+  // bind() learns the NONCE with a first attempt, then sends ConnectionBind + data in one write.
+  client.nonce = undefined;
+  const early = randomBytes(3000);
+  const bound = await client.bind(id, early);
+  tt.ok(bound.ok, 'ConnectionBind succeeds');
+  if (!bound.ok) return;
+  let echoed = bound.rest;
+  const complete = new Promise<boolean>((resolve) => {
+    if (echoed.length >= early.length) return resolve(true);
+    bound.socket.on('data', (d: Buffer) => {
+      echoed = Buffer.concat([echoed, d]);
+      if (echoed.length >= early.length) resolve(true);
+    });
+    bound.socket.resume();
+  });
+  await Promise.race([complete, sleep(5000)]);
+  tt.ok(echoed.equals(early), 'the 3000 bytes that followed the request in its segment came back from the echo peer');
+});
+
+t.test('the control connection of a TCP relay outlives the stream idle timeout while its allocation lives', async (tt) => {
+  const s = await setup(tt, { streamIdleTimeout: 1 });
+  const peer = await tcpPeer(tt);
+  const { client } = await tcpAllocation(tt, s);
+  const { socket, rest } = await pipeTo(tt, client, peer.address);
+  tt.notOk(await closesWithin(client.socket, 2500), 'no traffic on the control connection for 2.5 s (idle timeout 1 s): still open');
+  const data = randomBytes(100_000);
+  tt.equal(await roundTrip(socket, data, rest), sha256(data), 'and the pipe still relays');
+  tt.equal((await client.refresh(0)).cls, MessageClass.SuccessResponse, 'Refresh 0');
+  tt.ok(await closesWithin(client.socket, 4000), 'without an allocation the idle timeout applies again');
+});
 
 t.test('incoming peer connection: refused without a permission, ConnectionAttempt + ConnectionBind with one', async (tt) => {
   const s = await setup(tt);
