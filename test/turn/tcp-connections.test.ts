@@ -4,6 +4,7 @@
  * connections (ConnectionAttempt or refusal), the 30-second bind deadline, and the connection table.
  */
 import t from 'tap';
+import fc from 'fast-check';
 import { AttributeType, MessageClass, Method } from '../../src/stun/constants.js';
 import { decodeMessage } from '../../src/stun/message.js';
 import type { TransportAddress } from '../../src/stun/ip.js';
@@ -234,4 +235,28 @@ t.test('the end of an allocation releases its connections; the table by itself',
   t.equal(table.get(c.id), undefined, 'deleted');
   t.equal(table.deleteAllocation(1).length, 199, 'the rest go with their allocation');
   t.equal(table.size, 0);
+});
+
+t.test('random CONNECTION-ID and XOR-PEER-ADDRESS bytes: no throw, only the real id binds', async (t) => {
+  const { engine, ctl, dataClient } = tcpAllocated();
+  const id = connected(engine, ctl, PEER_A);
+  const data = dataClient();
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 12 }), (bytes) => {
+      const value = Buffer.from(bytes);
+      const out = data.send(turnRequest(Method.ConnectionBind, [{ type: AttributeType.ConnectionId, value }], data.creds()).data, T0);
+      return verdict(out) === (value.length === 4 && value.readUInt32BE(0) === id ? 'success' : 400);
+    }),
+    { numRuns: 300 },
+  );
+  const allowed = new Set<string | number>([400, 403, 443, 446, 508, 'connect']);
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 24 }), (bytes) => {
+      const out = ctl.send(turnRequest(Method.Connect, [{ type: AttributeType.XorPeerAddress, value: Buffer.from(bytes) }], ctl.creds()).data, T0);
+      if (out.kind === 'connect') engine.completeConnect(out.pending, false, T0);
+      return allowed.has(verdict(out));
+    }),
+    { numRuns: 300 },
+  );
+  t.equal(engine.tcpConnections.get(id)?.state, 'pending-bind', 'the real connection is untouched');
 });
