@@ -187,7 +187,10 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     execute(out, event.transport, send);
   };
 
-  /** RFC 6062 §5.4: after a ConnectionBind success, its connection stops carrying STUN and becomes a pipe. */
+  /**
+   * RFC 6062 §5.4: after a ConnectionBind success, its connection stops carrying STUN (its reader
+   * sees it gone from `streamSockets` and detaches) and becomes a pipe.
+   */
   const handOver = (bound: BoundConnection): void => {
     const conn = streamSockets.get(bound.listenerId);
     streamSockets.delete(bound.listenerId);
@@ -195,7 +198,6 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       engine.closeTcpConnection(bound.connection);
       return;
     }
-    conn.removeAllListeners('data');
     // A pipe may rightly be quiet for long; the STUN idle timeout is not for it.
     conn.setTimeout(0);
     tcpRelay.bind(bound.connection, conn);
@@ -402,7 +404,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       // to a TCP relay pipe, what follows it in the same segment is the pipe's first data.
       let received = 0;
       let framed = 0;
-      conn.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         received += chunk.length;
         const error = framer.push(chunk, (frame) => {
           if (!streamSockets.has(listenerId)) return;
@@ -413,10 +415,12 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         });
         if (streamSockets.has(listenerId)) {
           if (error) closeFor(error);
-        } else if (received > framed) {
-          conn.unshift(chunk.subarray(Math.max(0, chunk.length - (received - framed))));
+          return;
         }
-      });
+        conn.off('data', onData);
+        if (received > framed) conn.unshift(chunk.subarray(Math.max(0, chunk.length - (received - framed))));
+      };
+      conn.on('data', onData);
       conn.on('error', () => conn.destroy());
       conn.on('close', () => {
         connections.delete(conn);
