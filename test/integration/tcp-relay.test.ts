@@ -415,3 +415,40 @@ t.test('slow reader: a peer that never reads stalls its sender; server buffers s
   tt.ok((await counterSum(s.server.metrics, 'turnkit_tcp_relay_backpressure_total', { direction: 'to-peer' })) >= 1, 'the stall is counted as backpressure');
   tt.comment(`slow reader: ${(sent / 1048576).toFixed(1)} MiB accepted before the stall, max server-side buffered ${maxBuffered} bytes`);
 });
+
+t.test('slow reader, the other way: a client that never reads stalls a flooding peer; server buffers stay bounded', async (tt) => {
+  const s = await setup(tt);
+  const BOUND = 512 * 1024;
+  const chunk = randomBytes(65536);
+  let sent = 0;
+  let flooding: Promise<void> = Promise.resolve();
+  // A peer that writes until 64 MiB are out or its writes have been stalled for 1.5 s.
+  const server = net.createServer((sock) => {
+    sock.on('error', () => undefined);
+    tt.teardown(() => sock.destroy());
+    flooding = (async () => {
+      while (sent < 64 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!sock.write(chunk)) {
+          const drained = await Promise.race([new Promise<boolean>((r) => sock.once('drain', () => r(true))), sleep(1500).then(() => false)]);
+          if (!drained) return;
+        }
+      }
+    })();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  tt.teardown(() => server.close());
+  const { client } = await tcpAllocation(tt, s);
+  // The client binds, then never reads from its data connection (the helper hands it back paused).
+  await pipeTo(tt, client, { family: 'IPv4', address: '127.0.0.1', port: (server.address() as net.AddressInfo).port });
+  let maxBuffered = 0;
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    maxBuffered = Math.max(maxBuffered, await counterSum(s.server.metrics, 'turnkit_tcp_relay_buffered_bytes'));
+    if (await Promise.race([flooding.then(() => true), sleep(50).then(() => false)])) break;
+  }
+  await flooding;
+  tt.ok(sent < 64 * 1024 * 1024, `the peer was stalled after ${(sent / 1048576).toFixed(1)} MiB`);
+  tt.ok(maxBuffered <= BOUND, `server-side buffered bytes stayed at most ${maxBuffered} (bound ${BOUND})`);
+  tt.ok((await counterSum(s.server.metrics, 'turnkit_tcp_relay_backpressure_total', { direction: 'to-client' })) >= 1, 'counted as backpressure towards the client');
+});
