@@ -314,7 +314,7 @@ t.test('Connect errors: 446, 447, 403; ConnectionBind with an unknown id: 400; T
   tt.same(codes, [438, 400], 'Allocate with REQUESTED-TRANSPORT TCP over UDP: 400');
 });
 
-t.test('the end of an allocation closes its peer and data connections', async (tt) => {
+t.test('the end of an allocation (Refresh 0, control connection closed, expiry) closes its peer and data connections', async (tt) => {
   const s = await setup(tt);
   const peer = await tcpPeer(tt);
 
@@ -333,6 +333,23 @@ t.test('the end of an allocation closes its peer and data connections', async (t
   b.client.socket.destroy();
   tt.ok(await closesWithin(pb.socket, 3000), 'control connection closed: the client data connection is closed');
   tt.ok(await closesWithin(peerSideB, 3000), 'control connection closed: the peer data connection is closed');
+
+  // Expiry: the server reads time with Date.now() and sweeps once a second; 601 s later the
+  // allocation (600 s by default) is due.
+  const c = await tcpAllocation(tt, s);
+  const pc = await pipeTo(tt, c.client, peer.address);
+  const peerSideC = peer.sockets.at(-1)!;
+  const realNow = Date.now;
+  Date.now = () => realNow() + 601_000;
+  tt.teardown(() => {
+    Date.now = realNow;
+  });
+  const expiredData = await closesWithin(pc.socket, 3000);
+  const expiredPeer = await closesWithin(peerSideC, 3000);
+  Date.now = realNow;
+  tt.ok(expiredData, 'expiry: the client data connection is closed');
+  tt.ok(expiredPeer, 'expiry: the peer data connection is closed');
+  tt.equal(await counterSum(s.server.metrics, 'turnkit_allocation_events_total', { event: 'expired' }), 1, 'counted as expired');
 
   // A relay listener is gone with its allocation.
   const probe = net.connect({ host: b.relayed.address, port: b.relayed.port });
