@@ -5,6 +5,7 @@ import { methodName } from '../stun/names.js';
 import { AUTH_FAILURE_REASONS } from '../turn/auth.js';
 import { REDIRECT_REASONS, RELAY_DROP_REASONS } from '../turn/context.js';
 import { CONNECTION_REFUSALS } from '../transport/connection-gate.js';
+import { PEER_CONNECTION_REFUSALS } from '../turn/handlers/connection-attempt.js';
 
 const TRANSPORTS: readonly StunTransport[] = ['udp', 'tcp', 'tls'];
 
@@ -55,6 +56,29 @@ export interface StunMetrics {
   /** Live permissions and channel bindings, counted at scrape time. */
   permissions: Gauge;
   channels: Gauge;
+  /** RFC 6062 TCP relays. */
+  tcpRelay: TcpRelayMetrics;
+}
+
+/** Why the server could not reach a peer on Connect (447); label values of the failure counter. */
+export type TcpConnectFailure = 'refused' | 'timeout' | 'unreachable' | 'error';
+
+const TCP_CONNECT_FAILURES: readonly TcpConnectFailure[] = ['refused', 'timeout', 'unreachable', 'error'];
+
+/** The RFC 6062 TCP relay's metrics. */
+export interface TcpRelayMetrics {
+  /** Open peer data connections (bound or waiting for their ConnectionBind). */
+  connections: Gauge;
+  /** Connects that ended in 447, by why. */
+  connectFailures: Counter<'reason'>;
+  /** Incoming peer connections refused, by why. */
+  refused: Counter<'reason'>;
+  /** Peer data connections closed because no ConnectionBind came in time. */
+  bindTimeouts: Counter;
+  /** Times one side of a pipe was paused because the other side's reader was slow, by the direction that stalled. */
+  backpressure: Counter<'direction'>;
+  /** Bytes relayed over peer data connections, read at scrape time. */
+  relayed: { toPeerBytes: number; toClientBytes: number };
 }
 
 /** Relayed packets and bytes, counted by the data path. */
@@ -101,6 +125,8 @@ export interface LiveCounts {
   permissions: number;
   channels: number;
   buffered?: Partial<Record<'tcp' | 'tls', StreamBuffered>>;
+  /** Bytes queued in the server (not yet taken by the kernel) on every TCP relay pipe. */
+  tcpBufferedBytes?: number;
 }
 
 /** What a native data plane did without JavaScript: relayed packets and bytes, Binding answers. */
@@ -282,6 +308,7 @@ export function createStunMetrics(
       this.set(live().channels);
     },
   });
+  const tcpRelay = createTcpRelayMetrics(registry, live);
   for (const event of ['created', 'deleted', 'expired', 'closed']) allocationEvents.inc({ event }, 0);
   for (const reason of RELAY_DROP_REASONS) relayDropped.inc({ reason }, 0);
   for (const reason of AUTH_FAILURE_REASONS) authFailures.inc({ reason }, 0);
@@ -318,5 +345,57 @@ export function createStunMetrics(
     requestDuration,
     permissions,
     channels,
+    tcpRelay,
   };
+}
+
+function createTcpRelayMetrics(registry: Registry, live: () => LiveCounts): TcpRelayMetrics {
+  const relayed = { toPeerBytes: 0, toClientBytes: 0 };
+  const connections = new Gauge({ name: 'turnkit_tcp_relay_connections', help: 'Open RFC 6062 peer data connections', registers: [registry] });
+  const connectFailures = new Counter({
+    name: 'turnkit_tcp_relay_connect_failures_total',
+    help: 'Connect requests that could not reach the peer (447), by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const refused = new Counter({
+    name: 'turnkit_tcp_relay_refused_total',
+    help: 'TCP connections from peers to relayed addresses refused, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const bindTimeouts = new Counter({
+    name: 'turnkit_tcp_relay_bind_timeouts_total',
+    help: 'Peer data connections closed because no ConnectionBind came in time',
+    registers: [registry],
+  });
+  const backpressure = new Counter({
+    name: 'turnkit_tcp_relay_backpressure_total',
+    help: 'Times a TCP relay pipe paused its sender because the receiver was slow, by the stalled direction',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+  });
+  new Counter({
+    name: 'turnkit_tcp_relayed_bytes_total',
+    help: 'Bytes relayed over RFC 6062 peer data connections, by direction',
+    labelNames: ['direction'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ direction: 'to-peer' }, relayed.toPeerBytes);
+      this.inc({ direction: 'to-client' }, relayed.toClientBytes);
+    },
+  });
+  new Gauge({
+    name: 'turnkit_tcp_relay_buffered_bytes',
+    help: 'Bytes queued in the server on TCP relay pipes (bounded by backpressure)',
+    registers: [registry],
+    collect() {
+      this.set(live().tcpBufferedBytes ?? 0);
+    },
+  });
+  for (const reason of TCP_CONNECT_FAILURES) connectFailures.inc({ reason }, 0);
+  for (const reason of PEER_CONNECTION_REFUSALS) refused.inc({ reason }, 0);
+  for (const direction of ['to-peer', 'to-client']) backpressure.inc({ direction }, 0);
+  return { connections, connectFailures, refused, bindTimeouts, backpressure, relayed };
 }

@@ -17,7 +17,7 @@ import { plainBindingSuffix, type BindingServerConfig, type SocketRole, type Stu
 import type { TransportAddress } from '../stun/ip.js';
 import { fiveTupleKey, type Allocation } from '../turn/allocations.js';
 import { PROJECTED_METHODS, projectedChannels } from '../turn/projection.js';
-import type { ClientEvent, EngineNote, PendingAllocation, TurnOutcome } from '../turn/context.js';
+import type { BoundConnection, ClientEvent, EngineNote, PendingAllocation, TurnOutcome } from '../turn/context.js';
 import { TurnEngine } from '../turn/engine.js';
 import { toTransportAddress } from './address.js';
 import { createDataPlane } from './data-plane.js';
@@ -25,6 +25,7 @@ import type { DatagramSocket } from './datagram.js';
 import { openRelay } from './relay.js';
 import { StreamFramer, writeFrame, writeRelayed } from './stream.js';
 import { ConnectionGate } from './connection-gate.js';
+import { TcpRelayHub, openTcpRelay } from './tcp-relay.js';
 import { advertisedRelay, nonceIssuer, relayIpFor, turnEngineConfig } from './turn-setup.js';
 import { bindUdp } from './udp.js';
 
@@ -111,7 +112,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         b.in += framers.get(c)?.pendingBytes ?? 0;
         b.out += c.writableLength;
       }
-      return live;
+      return { ...live, tcpBufferedBytes: tcpRelay.bufferedBytes() };
     },
     () => plane.counts(),
   );
@@ -136,6 +137,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const relays = new Map<number, DatagramSocket>();
   /** The IPv6 relay of each dual allocation (RFC 8656 §7.2), by allocation id; it ends with the IPv4 one. */
   const additionalRelays = new Map<number, DatagramSocket>();
+  /** TCP/TLS client connections that still carry STUN, by listener id (RFC 6062 hands some over). */
+  const streamSockets = new Map<number, net.Socket>();
   const reservedSockets = new Map<string, DatagramSocket>();
   let nextListenerId = 1;
   const binding: BindingServerConfig = { software: config.software };
@@ -166,11 +169,15 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     }
   };
 
+  const tcpRelay = new TcpRelayHub({ engine, metrics: metrics.tcpRelay, logger, note });
+
   const closeRelay = (allocation: Allocation, event: 'deleted' | 'expired' | 'closed'): void => {
     const socket = relays.get(allocation.id);
-    if (!socket) return;
+    const tcp = tcpRelay.closeAllocation(allocation.id);
+    if (!socket && !tcp) return;
+    if (tcp) streamSockets.get(allocation.fiveTuple.listenerId)?.setTimeout(config.streamIdleTimeout * 1000);
     relays.delete(allocation.id);
-    void socket.close();
+    if (socket) void socket.close();
     const second = additionalRelays.get(allocation.id);
     additionalRelays.delete(allocation.id);
     if (second) void second.close();
@@ -180,12 +187,16 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     logger.info('allocation ended', { id: allocation.id, event, ...describeAllocation(allocation) });
   };
 
-  const attachRelay = (allocation: Allocation, socket: DatagramSocket, additional: DatagramSocket | undefined): void => {
-    relays.set(allocation.id, socket);
-    if (additional) additionalRelays.set(allocation.id, additional);
+  const allocationCreated = (allocation: Allocation): void => {
     metrics.allocations.inc();
     metrics.allocationEvents.inc({ event: 'created' });
     logger.info('allocation created', { id: allocation.id, ...describeAllocation(allocation) });
+  };
+
+  const attachRelay = (allocation: Allocation, socket: DatagramSocket, additional: DatagramSocket | undefined): void => {
+    relays.set(allocation.id, socket);
+    if (additional) additionalRelays.set(allocation.id, additional);
+    allocationCreated(allocation);
     const send = senders.get(allocation.fiveTuple.listenerId);
     const streamSend = relaySenders.get(allocation.fiveTuple.listenerId);
     const client = allocation.fiveTuple.client;
@@ -221,7 +232,47 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     if (allocation && relay && listener) plane.project(relay, listener, allocation.fiveTuple.client, projectedChannels(allocation));
   };
 
+  /** RFC 6062 §5.1: a TCP allocation's relayed address is a TCP listener. */
+  const allocateTcp = async (pending: PendingAllocation, send: ClientSender): Promise<void> => {
+    const { event } = pending.ctx;
+    const ip = relayIpFor(config, pending.family, event.source, event.local);
+    const opened = ip ? await openTcpRelay(ip, config.relayPorts) : undefined;
+    if (!senders.has(event.listenerId)) {
+      engine.cancelPending(pending);
+      opened?.server.close();
+      return;
+    }
+    const out = opened
+      ? engine.completeAllocation(pending, { ok: true, relayed: opened.address, advertised: advertisedRelay(config, opened.address) })
+      : engine.completeAllocation(pending, { ok: false });
+    if (out.created && opened) {
+      tcpRelay.attach(out.created, opened.server, (data) => send(data, event.source));
+      allocationCreated(out.created);
+      // The control connection of a TCP relay is quiet while its data connections are busy; the
+      // allocation's lifetime, which the client refreshes, bounds it instead of the idle timeout.
+      streamSockets.get(event.listenerId)?.setTimeout(0);
+    } else opened?.server.close();
+    execute(out, event.transport, send);
+  };
+
+  /**
+   * RFC 6062 §5.4: after a ConnectionBind success, its connection stops carrying STUN (its reader
+   * sees it gone from `streamSockets` and detaches) and becomes a pipe.
+   */
+  const handOver = (bound: BoundConnection): void => {
+    const conn = streamSockets.get(bound.listenerId);
+    streamSockets.delete(bound.listenerId);
+    if (!conn) {
+      engine.closeTcpConnection(bound.connection);
+      return;
+    }
+    // A pipe may rightly be quiet for long; the STUN idle timeout is not for it.
+    conn.setTimeout(0);
+    tcpRelay.bind(bound.connection, conn);
+  };
+
   const allocate = async (pending: PendingAllocation, send: ClientSender): Promise<void> => {
+    if (pending.relayTransport === 'tcp') return allocateTcp(pending, send);
     const { event } = pending.ctx;
     let relay: DatagramSocket | undefined;
     let reserved: DatagramSocket | undefined;
@@ -297,6 +348,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         note(outcome.note);
         send(outcome.data, outcome.to, outcome.from);
         if (outcome.released) closeRelay(outcome.released, 'deleted');
+        if (outcome.bound) handOver(outcome.bound);
         return;
       case 'drop':
         metrics.dropped.inc({ transport, reason: outcome.reason });
@@ -320,6 +372,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
           engine.cancelPending(outcome.pending);
           logger.error('allocation failed', { error: String(err) });
         });
+        return;
+      case 'connect':
+        tcpRelay.connect(outcome.pending, (out) => execute(out, transport, send));
         return;
       case 'indication':
         return;
@@ -350,6 +405,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const sweep = setInterval(() => {
     const expired = engine.expire(Date.now());
     for (const a of expired.allocations) closeRelay(a, 'expired');
+    for (const c of expired.tcpConnections) tcpRelay.bindTimedOut(c);
     for (const r of expired.reservations) {
       const s = reservedSockets.get(r.token);
       reservedSockets.delete(r.token);
@@ -374,6 +430,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     additionalRelays.clear();
     reservedSockets.clear();
     await Promise.all([
+      tcpRelay.closeAll(),
       ...relaySockets.map((s) => s.close()),
       ...udpSockets.map((s) => s.close()),
       ...streamServers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
@@ -434,6 +491,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       const send: ClientSender = (out) => writeFrame(conn, out);
       senders.set(listenerId, send);
       relaySenders.set(listenerId, (out) => writeRelayed(conn, out, config.streamMaxBuffered));
+      streamSockets.set(listenerId, conn);
       const closeFor = (reason: StreamCloseReason): void => {
         if (conn.destroyed) return;
         metrics.connectionsClosed.inc({ transport, reason });
@@ -444,8 +502,15 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       // Half-open: a connection that never sends a whole message holds a descriptor for nothing.
       let halfOpen: NodeJS.Timeout | undefined = setTimeout(() => closeFor('half-open'), config.streamHandshakeTimeout * 1000);
       halfOpen.unref();
-      conn.on('data', (chunk: Buffer) => {
+      // Bytes received and bytes cut into frames: when a ConnectionBind hands this connection over
+      // to a TCP relay pipe, what follows it in the same segment is the pipe's first data.
+      let received = 0;
+      let framed = 0;
+      const onData = (chunk: Buffer): void => {
+        received += chunk.length;
         const error = framer.push(chunk, (frame) => {
+          if (!streamSockets.has(listenerId)) return;
+          framed += frame.length;
           if (halfOpen) {
             clearTimeout(halfOpen);
             halfOpen = undefined;
@@ -454,14 +519,20 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
           if (local) event.local = local;
           handle(event, send);
         });
-        if (error) closeFor(error);
-        // A client that does not read its answers is not read either: TCP flow control then slows
-        // it down, instead of its answers piling up here.
-        else if (conn.writableLength > config.streamMaxBuffered && !conn.isPaused()) {
-          conn.pause();
-          conn.once('drain', () => conn.resume());
+        if (streamSockets.has(listenerId)) {
+          if (error) closeFor(error);
+          // A client that does not read its answers is not read either: TCP flow control then slows
+          // it down, instead of its answers piling up here.
+          else if (conn.writableLength > config.streamMaxBuffered && !conn.isPaused()) {
+            conn.pause();
+            conn.once('drain', () => conn.resume());
+          }
+          return;
         }
-      });
+        conn.off('data', onData);
+        if (received > framed) conn.unshift(chunk.subarray(Math.max(0, chunk.length - (received - framed))));
+      };
+      conn.on('data', onData);
       conn.on('error', () => conn.destroy());
       conn.on('close', () => {
         clearTimeout(halfOpen);
@@ -469,6 +540,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         framers.delete(conn);
         senders.delete(listenerId);
         relaySenders.delete(listenerId);
+        streamSockets.delete(listenerId);
         metrics.connections.dec({ transport });
         // RFC 8656 §7: an allocation over TCP/TLS ends when its connection closes.
         const allocation = engine.allocations.get(fiveTupleKey(listenerId, source.address, source.port));

@@ -32,6 +32,8 @@ export interface Allocation {
    * lifetime, quota slot and permission table (permissions are per peer IP, so families never mix).
    */
   readonly additional?: { relayed: TransportAddress; advertised: TransportAddress };
+  /** RFC 6062: 'tcp' for a TCP allocation (Connect and ConnectionAttempt instead of Send and channels); absent for UDP. */
+  readonly relayTransport?: 'tcp';
   expiresAt: number;
   /** When it was created (for the lifetime histogram). */
   readonly createdAt: number;

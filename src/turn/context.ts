@@ -5,6 +5,7 @@ import { fiveTupleKey, type Allocation, type AllocationQuotas, type FiveTuple } 
 import type { CredentialStore } from './credentials.js';
 import type { NonceIssuer } from './nonce.js';
 import type { PeerPolicy } from './policy.js';
+import type { TcpConnection } from './tcp-connections.js';
 
 /** What the TURN engine needs to know; everything with I/O stays outside. */
 export interface TurnEngineConfig {
@@ -26,6 +27,8 @@ export interface TurnEngineConfig {
   alternates?: Alternates;
   /** False when no users or secrets exist: TURN requests then get 400 saying so. */
   enabled: boolean;
+  /** RFC 6062 §5.2: how long a peer data connection waits for its ConnectionBind (default 30 s). */
+  connectionBindTimeoutMs?: number;
 }
 
 /** Alternate servers by the transport of the request (TLS clients need a TLS port), and the TLS name. */
@@ -81,7 +84,8 @@ export type RelayDropReason =
   | 'rate-limited'
   | 'peer-family-mismatch'
   /** The transport's: a TCP/TLS client had too much unsent data (it stopped reading). */
-  | 'slow-client';
+  | 'slow-client'
+  | 'tcp-allocation';
 
 /** Every relay drop reason, for pre-registering metric labels. */
 export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
@@ -94,6 +98,7 @@ export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
   'rate-limited',
   'peer-family-mismatch',
   'slow-client',
+  'tcp-allocation',
 ];
 
 /** An Allocate that passed every check and waits for the transport to open its relay socket. */
@@ -110,6 +115,21 @@ export interface PendingAllocation {
    */
   additional?: { family: IpFamily; refused?: number };
   lifetime: number;
+  /** RFC 6062 §5.1: 'tcp' when REQUESTED-TRANSPORT asked for a TCP relay; absent for UDP. */
+  relayTransport?: 'tcp';
+}
+
+/** A Connect that passed every check and waits for the transport to reach the peer (RFC 6062 §5.2). */
+export interface PendingConnect {
+  ctx: RequestContext;
+  allocation: Allocation;
+  connection: TcpConnection;
+}
+
+/** A peer data connection bound by a ConnectionBind on the client data connection `listenerId`. */
+export interface BoundConnection {
+  connection: TcpConnection;
+  listenerId: number;
 }
 
 /** The answer to a request, possibly with an allocation that the transport must now release. */
@@ -118,6 +138,8 @@ export type RespondOutcome = Extract<StunOutcome, { kind: 'respond' }> & {
   created?: Allocation;
   /** For logs and metrics: e.g. the peer rule that refused a permission. */
   note?: EngineNote;
+  /** RFC 6062 §5.4: after this answer, the client connection is a raw pipe to this peer connection. */
+  bound?: BoundConnection;
 };
 
 /** Something worth a log line or a counter that is not itself an action. */
@@ -137,6 +159,7 @@ export type TurnOutcome =
   | Exclude<StunOutcome, { kind: 'respond' }>
   | RespondOutcome
   | { kind: 'allocate'; pending: PendingAllocation }
+  | { kind: 'connect'; pending: PendingConnect }
   | { kind: 'send-peer'; allocation: Allocation; peer: TransportAddress; data: Buffer }
   | { kind: 'relay-drop'; reason: RelayDropReason; note?: EngineNote };
 
@@ -148,4 +171,5 @@ export interface HandlerReply {
   released?: Allocation;
   created?: Allocation;
   note?: EngineNote;
+  bound?: BoundConnection;
 }

@@ -4,6 +4,7 @@ import { encodeErrorCode } from '../stun/attributes/error-code.js';
 import { encodeUnknownAttributes } from '../stun/attributes/unknown-attributes.js';
 import { softwareValue } from '../stun/server.js';
 import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type StunMessage } from '../stun/message.js';
+import type { TransportAddress } from '../stun/ip.js';
 import {
   handleBindingRequest,
   unauthenticatedError,
@@ -20,6 +21,7 @@ import type {
   HandlerReply,
   RedirectReason,
   PendingAllocation,
+  PendingConnect,
   RequestContext,
   RespondOutcome,
   TurnEngineConfig,
@@ -27,12 +29,17 @@ import type {
 } from './context.js';
 import { completeAllocate, handleAllocate, type RelayOpened } from './handlers/allocate.js';
 import { handleChannelBind } from './handlers/channel-bind.js';
+import { handleConnect } from './handlers/connect.js';
+import { handlePeerConnection, type PeerConnectionOutcome } from './handlers/connection-attempt.js';
+import { handleConnectionBind } from './handlers/connection-bind.js';
 import { handleCreatePermission } from './handlers/create-permission.js';
 import { handleRefresh } from './handlers/refresh.js';
 import { handleSend } from './handlers/send.js';
-import { hasPermission } from './permissions.js';
+import { hasPermission, installPermission } from './permissions.js';
 import { SourceLimiter, type RateLimit } from './rate-limit.js';
 import { ReservationTable } from './reservations.js';
+import { CONNECTION_BIND_TIMEOUT_MS, TcpConnectionTable, type TcpConnection } from './tcp-connections.js';
+import { encodeConnectionId } from './wire/attributes.js';
 import { TransactionCache } from './transactions.js';
 import { readChannelData } from './wire/channel-data.js';
 
@@ -42,6 +49,8 @@ const TURN_METHODS: ReadonlySet<number> = new Set([
   Method.Refresh,
   Method.CreatePermission,
   Method.ChannelBind,
+  Method.Connect,
+  Method.ConnectionBind,
 ]);
 
 /** Distinct failing sources one username may see before guesses for it are dropped. */
@@ -70,6 +79,8 @@ export class TurnEngine {
   readonly allocations = new AllocationTable();
   /** Relay ports held by EVEN-PORT reservations. */
   readonly reservations = new ReservationTable();
+  /** RFC 6062 peer data connections of TCP allocations, by CONNECTION-ID. */
+  readonly tcpConnections = new TcpConnectionTable();
   private readonly transactions = new TransactionCache();
   /** Allocates accepted but waiting for their relay socket, by 5-tuple key: who asked, from where. */
   private readonly pending = new Map<string, { username: string; clientIp: string }>();
@@ -225,6 +236,15 @@ export class TurnEngine {
       case Method.CreatePermission:
         reply = handleCreatePermission(ctx, this.allocations);
         break;
+      case Method.Connect: {
+        const r = handleConnect(ctx, this.allocations, this.tcpConnections);
+        if ('connection' in r) return { kind: 'connect', pending: r };
+        reply = r;
+        break;
+      }
+      case Method.ConnectionBind:
+        reply = handleConnectionBind(ctx, this.allocations, this.tcpConnections);
+        break;
       default:
         reply = handleChannelBind(ctx, this.allocations);
         break;
@@ -282,6 +302,43 @@ export class TurnEngine {
     return { cls: 'error', code: ErrorCode.TryAlternate, attributes, note: { event: 'redirect', reason } };
   }
 
+  /**
+   * RFC 6062 §5.2: finishes a Connect once the transport reached the peer (`connected`) or gave up:
+   * CONNECTION-ID and a permission for the peer, or 447. A success is only for a connection and
+   * allocation that still exist; the transport closes the peer socket unless the answer is success.
+   */
+  completeConnect(pending: PendingConnect, connected: boolean, now: number): RespondOutcome {
+    const { allocation, connection } = pending;
+    const ctx = { ...pending.ctx, now };
+    const live =
+      this.allocations.getById(allocation.id) === allocation && allocation.expiresAt > now && this.tcpConnections.get(connection.id) === connection;
+    let reply: HandlerReply;
+    if (connected && live) {
+      this.tcpConnections.connected(connection, now, this.config.connectionBindTimeoutMs ?? CONNECTION_BIND_TIMEOUT_MS);
+      installPermission(allocation, connection.peer.address, now);
+      reply = { cls: 'success', attributes: [{ type: AttributeType.ConnectionId, value: encodeConnectionId(connection.id) }] };
+    } else {
+      this.tcpConnections.delete(connection);
+      reply = { cls: 'error', code: ErrorCode.ConnectionTimeoutOrFailure, attributes: [] };
+    }
+    return this.respond(ctx, reply, fiveTupleKeyOf(ctx.event));
+  }
+
+  /** RFC 6062 §5.3: a peer opened a TCP connection to the relayed address of `allocationId`. */
+  acceptPeerConnection(allocationId: number, peer: TransportAddress, now: number): PeerConnectionOutcome {
+    return handlePeerConnection(this.allocations.getById(allocationId), peer, now, this.config, this.tcpConnections);
+  }
+
+  /** A peer data connection closed (either side, or its bind timed out in the transport). */
+  closeTcpConnection(connection: TcpConnection): void {
+    this.tcpConnections.delete(connection);
+  }
+
+  /** An allocation ended: forgets its peer data connections, which the transport closes. */
+  releaseTcpConnections(allocationId: number): TcpConnection[] {
+    return this.tcpConnections.deleteAllocation(allocationId);
+  }
+
   /** Drops an allocation whose Allocate is still pending (its connection closed meanwhile). */
   cancelPending(pending: PendingAllocation): void {
     this.pending.delete(fiveTupleKeyOf(pending.ctx.event));
@@ -317,6 +374,7 @@ export class TurnEngine {
     if (reply.released) out.released = reply.released;
     if (reply.created) out.created = reply.created;
     if (reply.note) out.note = reply.note;
+    if (reply.bound) out.bound = reply.bound;
     return out;
   }
 
@@ -366,10 +424,13 @@ export class TurnEngine {
     return { kind: 'to-client', data: indication };
   }
 
-  /** Removes what expired by `now`: allocations (their relays must close) and unused reservations. */
-  expire(now: number): { allocations: Allocation[]; reservations: Array<{ token: string }> } {
+  /**
+   * Removes what expired by `now`: allocations (their relays must close), unused reservations, and
+   * peer data connections never bound (RFC 6062 §5.2/§5.3: closed after 30 s).
+   */
+  expire(now: number): { allocations: Allocation[]; reservations: Array<{ token: string }>; tcpConnections: TcpConnection[] } {
     this.transactions.expire(now);
-    return { allocations: this.allocations.expire(now), reservations: this.reservations.expire(now) };
+    return { allocations: this.allocations.expire(now), reservations: this.reservations.expire(now), tcpConnections: this.tcpConnections.expire(now) };
   }
 
   /** Removes an allocation whose client connection closed (RFC 8656 §7: it ends with its 5-tuple). */

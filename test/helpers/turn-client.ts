@@ -244,6 +244,30 @@ export function channelBindRequest(creds: Credentials, channel: number, peer: Tr
   return turnRequest(Method.ChannelBind, [channelNumber(channel), xorPeer(peer, transactionId)], creds, { ...opts, transactionId });
 }
 
+/** RFC 6062 §6.2.1 CONNECTION-ID: 32 bits. */
+export function connectionIdAttr(id: number): StunAttribute {
+  const v = Buffer.alloc(4);
+  v.writeUInt32BE(id >>> 0, 0);
+  return { type: AttributeType.ConnectionId, value: v };
+}
+
+/** The CONNECTION-ID of a message (Connect response, ConnectionAttempt), if well-formed. */
+export function connectionIdOf(m: StunMessage): number | undefined {
+  const a = getAttribute(m, AttributeType.ConnectionId);
+  return a && a.value.length === 4 ? a.value.readUInt32BE(0) : undefined;
+}
+
+/** A Connect request (RFC 6062 §4.3) to one peer. */
+export function connectRequest(creds: Credentials, peer: TransportAddress, opts: RequestOptions = {}): { data: Buffer; transactionId: Buffer } {
+  const transactionId = opts.transactionId ?? newTransactionId();
+  return turnRequest(Method.Connect, [xorPeer(peer, transactionId)], creds, { ...opts, transactionId });
+}
+
+/** A ConnectionBind request (RFC 6062 §4.4) for one CONNECTION-ID. */
+export function connectionBindRequest(creds: Credentials, id: number, opts: RequestOptions = {}): { data: Buffer; transactionId: Buffer } {
+  return turnRequest(Method.ConnectionBind, [connectionIdAttr(id)], creds, opts);
+}
+
 /** A Send indication (RFC 8656 §10.1): no integrity, XOR-PEER-ADDRESS and DATA. */
 export function sendIndication(peer: TransportAddress, data: Buffer, transactionId = newTransactionId()): Buffer {
   return encodeMessage({
@@ -518,6 +542,12 @@ export class TurnTestClient {
   }
   sendTo(now: number, peer: TransportAddress, data: Buffer): TurnOutcome {
     return this.send(sendIndication(peer, data), now);
+  }
+  connect(now: number, peer: TransportAddress, opts: RequestOptions = {}): TurnOutcome {
+    return this.send(connectRequest(this.creds(), peer, opts).data, now);
+  }
+  connectionBind(now: number, id: number, opts: RequestOptions = {}): TurnOutcome {
+    return this.send(connectionBindRequest(this.creds(), id, opts).data, now);
   }
   channelData(now: number, channel: number, data: Buffer, pad = false): TurnOutcome {
     return this.send(channelData(channel, data, pad), now);

@@ -16,7 +16,8 @@
  */
 import t from 'tap';
 import { canBindIpv6Loopback, freePortRange, startTurnkitCli, counterSum } from './lib.js';
-import { N, REALM, SECRET, assertAllBack, assertRelayed, needTools, relayCounters, show, startPeer, startTurn, uclient } from './uclient.js';
+import { N, REALM, SECRET, assertAllBack, assertRelayed, needTools, relayCounters, startPeer, startTurn, uclient } from './uclient.js';
+import { show } from '../helpers/uclient.js';
 
 t.setTimeout(150_000);
 

@@ -7,6 +7,7 @@ import type t from 'tap';
 import dgram from 'node:dgram';
 import { freePortRange, startTurnkit, counterSum, sleep, type RunningServer, type Teardown } from './lib.js';
 import { runTool, spawnTracked, type ToolResult } from '../helpers/process.js';
+import { parseSummary, show, type Summary } from '../helpers/uclient.js';
 import { skipUnless } from '../helpers/tools.js';
 
 /** uclient and its echo peer, both from Debian's coturn package. */
@@ -21,44 +22,6 @@ export const LEN = 120;
 
 /** A tap test object. */
 export type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
-
-/** uclient's closing summary. */
-export interface Summary {
-  sessions?: number;
-  sent?: number;
-  received?: number;
-  lost?: number;
-  rttAvgMs?: number;
-  rttMinMs?: number;
-  rttMaxMs?: number;
-}
-
-/** Parses the last `tot_send_msgs=…, tot_recv_msgs=…` line, `Total lost packets` and the RTT line. */
-export function parseSummary(out: string): Summary {
-  const s: Summary = {};
-  const msz = [...out.matchAll(/msz=(\d+)/g)].pop();
-  if (msz) s.sessions = Number(msz[1]);
-  const tot = [...out.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)/g)].pop();
-  if (tot) {
-    s.sent = Number(tot[1]);
-    s.received = Number(tot[2]);
-  }
-  const lost = /Total lost packets (\d+)/.exec(out);
-  if (lost) s.lost = Number(lost[1]);
-  const rtt = /Average round trip delay ([\d.]+) ms; min = (\d+) ms, max = (\d+) ms/.exec(out);
-  if (rtt) {
-    s.rttAvgMs = Number(rtt[1]);
-    s.rttMinMs = Number(rtt[2]);
-    s.rttMaxMs = Number(rtt[3]);
-  }
-  return s;
-}
-
-/** uclient's exit and the tail of its output, for failure diagnostics. */
-export function show(r: ToolResult): string {
-  const tail = (x: string) => x.split('\n').slice(-25).join('\n');
-  return `exit ${r.code}${r.timedOut ? ' (timed out, killed)' : ''}\n--- stdout (tail)\n${tail(r.stdout)}\n--- stderr (tail)\n${tail(r.stderr)}`;
-}
 
 /** coturn's UDP echo peer on `host` (127.0.0.1 or ::1), answering (checked with one echo) before we return. */
 export async function startPeer(t: Tap, host = '127.0.0.1'): Promise<number> {

@@ -135,16 +135,17 @@ t.test('retransmitted Allocate gets the byte-identical answer; a new Allocate on
   t.equal(other.send(req.data, T0 + 3 * S).kind, 'allocate', 'cache is per 5-tuple');
 });
 
-t.test('REQUESTED-TRANSPORT missing → 400, TCP → 442; errors are signed', async (t) => {
+t.test('REQUESTED-TRANSPORT missing → 400, SCTP → 442, TCP over UDP → 400 (RFC 6062 §5.1); errors are signed', async (t) => {
   const { client } = setup();
   const c = client();
   c.challenge(T0);
   const missing = c.send(allocateRequest(c.creds(), { transport: null }).data, T0);
   t.equal(verdict(missing), 400);
   t.ok(c.signedByMe(responseOf(missing)), '400 after authentication is signed (RFC 8489 §9.2.4)');
-  const tcp = c.send(allocateRequest(c.creds(), { transport: 6 }).data, T0);
-  t.equal(verdict(tcp), 442);
-  t.ok(c.signedByMe(responseOf(tcp)));
+  const sctp = c.send(allocateRequest(c.creds(), { transport: 132 }).data, T0);
+  t.equal(verdict(sctp), 442);
+  t.ok(c.signedByMe(responseOf(sctp)));
+  t.equal(verdict(c.send(allocateRequest(c.creds(), { transport: 6 }).data, T0)), 400, 'a TCP relay asked for over UDP');
   t.equal(verdict(c.send(allocateRequest(c.creds(), { transport: 17 }).data, T0)), 'allocate', 'UDP (17) accepted');
 });
 
@@ -672,7 +673,7 @@ t.test('non-TURN methods in a request → 400', async (t) => {
   const { client } = setup();
   const c = client();
   c.challenge(T0);
-  t.equal(verdict(c.send(turnRequest(0x00a, [], c.creds()).data, T0)), 400, 'Connect (RFC 6062) is not served');
+  t.equal(verdict(c.send(turnRequest(0x002, [], c.creds()).data, T0)), 400, 'SharedSecret (RFC 3489) is not served');
 });
 t.test('unknown comprehension-required attribute in Allocate → 420 listing it; unknown optional ones ignored', async (t) => {
   const { client } = setup();

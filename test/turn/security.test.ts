@@ -466,13 +466,14 @@ t.test('allocation flood: Allocates sent faster than relays open still respect t
   t.ok(engine.allocations.size <= 2, `${engine.allocations.size} allocations for alice with a quota of 2`);
 });
 
-t.test('stunner brute-transports: every REQUESTED-TRANSPORT but UDP → 442', async (t) => {
+t.test('stunner brute-transports over UDP: every REQUESTED-TRANSPORT but UDP → 442, TCP → 400 (RFC 6062 §5.1)', async (t) => {
   const { client } = engineWith();
   const c = client();
   c.challenge(T0);
-  for (const proto of [0, 1, 6, 58, 132, 255]) {
+  for (const proto of [0, 1, 58, 132, 255]) {
     t.equal(verdict(c.send(allocateRequest(c.creds(), { transport: proto }).data, T0)), 442, `protocol ${proto}`);
   }
+  t.equal(verdict(c.send(allocateRequest(c.creds(), { transport: 6 }).data, T0)), 400, 'protocol 6 (TCP) needs a TCP or TLS control connection');
 });
 
 // -------------------------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ t.test('engine: error answers are remembered too (a retransmitted 442 stays 442,
   const engine = makeEngine(engineConfig());
   const c = new TurnTestClient(engine);
   c.challenge(T0);
-  const req = allocateRequest(c.creds(), { transport: 6 }).data;
+  const req = allocateRequest(c.creds(), { transport: 132 }).data;
   const first = c.send(req, T0);
   t.equal(verdict(first), 442);
   const again = c.send(req, T0 + 1000);

@@ -45,11 +45,17 @@ export function handleAllocate(
     return fail(ErrorCode.AllocationMismatch);
   }
 
-  // Step 3: REQUESTED-TRANSPORT must be present; only UDP relays exist (TCP is RFC 6062, later).
+  // Step 3: REQUESTED-TRANSPORT must be present: UDP, or TCP (RFC 6062 §5.1) over a TCP or TLS
+  // control connection only, and without the UDP-only EVEN-PORT, RESERVATION-TOKEN, DONT-FRAGMENT.
   const transportAttr = getAttribute(request, AttributeType.RequestedTransport);
   const protocol = transportAttr ? decodeRequestedTransport(transportAttr.value) : undefined;
   if (protocol === undefined) return fail(ErrorCode.BadRequest);
-  if (protocol !== TransportProtocol.UDP) return fail(ErrorCode.UnsupportedTransportProtocol);
+  if (protocol !== TransportProtocol.UDP && protocol !== TransportProtocol.TCP) return fail(ErrorCode.UnsupportedTransportProtocol);
+  if (protocol === TransportProtocol.TCP) {
+    if (event.transport === 'udp') return fail(ErrorCode.BadRequest);
+    const udpOnly = [AttributeType.EvenPort, AttributeType.ReservationToken, AttributeType.DontFragment];
+    if (udpOnly.some((type) => getAttribute(request, type))) return fail(ErrorCode.BadRequest);
+  }
 
   // Step 4: DONT-FRAGMENT is honoured as Linux sends UDP with DF set by default (path MTU discovery).
 
@@ -115,6 +121,7 @@ export function handleAllocate(
   if (additional) pending.additional = additional;
   if (evenPort) pending.evenPort = evenPort;
   if (reservedPort) pending.reservedPort = reservedPort;
+  if (protocol === TransportProtocol.TCP) pending.relayTransport = 'tcp';
   return pending;
 }
 
@@ -157,6 +164,7 @@ export function completeAllocate(pending: PendingAllocation, opened: RelayOpened
     ...(second ? { additional: { relayed: second.relayed, advertised: second.advertised } } : {}),
     expiresAt: ctx.now + pending.lifetime * 1000,
     createdAt: ctx.now,
+    ...(pending.relayTransport ? { relayTransport: pending.relayTransport } : {}),
   });
   const tx = ctx.request.transactionId;
   // RFC 8656 §7.2: a dual allocation carries one XOR-RELAYED-ADDRESS per family, IPv4 first.

@@ -17,6 +17,8 @@ export function handleChannelBind(ctx: RequestContext, table: AllocationTable): 
   const found = existingAllocation(ctx, table);
   if (isReply(found)) return found;
   const allocation = found;
+  // RFC 6062 §5: a TCP allocation relays over peer data connections, never over channels (403 as coturn).
+  if (allocation.relayTransport === 'tcp') return fail(ErrorCode.Forbidden);
 
   // CHANNEL-NUMBER in 0x4000–0x4FFF and exactly one usable XOR-PEER-ADDRESS, else 400.
   const channelAttr = getAttribute(request, AttributeType.ChannelNumber);

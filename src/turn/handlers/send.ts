@@ -20,6 +20,8 @@ export function handleSend(
 ): TurnOutcome {
   const allocation = table.get(fiveTupleKeyOf(event));
   if (!allocation || allocation.expiresAt <= now) return { kind: 'relay-drop', reason: 'no-allocation' };
+  // RFC 6062: data of a TCP allocation goes over its data connections, not in Send indications.
+  if (allocation.relayTransport === 'tcp') return { kind: 'relay-drop', reason: 'tcp-allocation' };
   const peers = peerAddresses(indication);
   const dataAttr = getAttribute(indication, AttributeType.Data);
   if (!peers || peers.length === 0 || !dataAttr) return { kind: 'relay-drop', reason: 'malformed' };

@@ -65,3 +65,15 @@ export function encodeAddressFamily(family: number): Buffer {
   out[0] = family;
   return out;
 }
+
+/** RFC 6062 §6.2.1 CONNECTION-ID: a 32-bit number naming one peer data connection. Undefined when malformed. */
+export function decodeConnectionId(value: Buffer): number | undefined {
+  return value.length === 4 ? value.readUInt32BE(0) : undefined;
+}
+
+/** Encodes CONNECTION-ID. */
+export function encodeConnectionId(id: number): Buffer {
+  const out = Buffer.alloc(4);
+  out.writeUInt32BE(id >>> 0, 0);
+  return out;
+}
