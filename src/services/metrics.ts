@@ -16,6 +16,8 @@ export interface StunMetrics {
   connections: Gauge<'transport'>;
   /** Connections closed by the server, by transport and reason. */
   connectionsClosed: Counter<'transport' | 'reason'>;
+  /** HTTP connections refused by a limit, by reason. */
+  httpRefused: Counter<'reason'>;
   /** Live TURN allocations. */
   allocations: Gauge;
   /** Allocation lifecycle events: created, refreshed-to-zero, expired, closed with the connection. */
@@ -96,6 +98,13 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     labelNames: ['transport', 'reason'] as const,
     registers: [registry],
   });
+  const httpRefused = new Counter({
+    name: 'turnkit_http_refused_total',
+    help: 'HTTP connections (credential service, page, signaling) closed at once by a limit, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  httpRefused.inc({ reason: 'per-ip-limit' }, 0);
   const allocations = new Gauge({ name: 'turnkit_allocations', help: 'Live TURN allocations', registers: [registry] });
   const allocationEvents = new Counter({
     name: 'turnkit_allocation_events_total',
@@ -203,6 +212,7 @@ export function createStunMetrics(live: () => { permissions: number; channels: n
     requests,
     connections,
     connectionsClosed,
+    httpRefused,
     allocations,
     allocationEvents,
     relayDropped,
