@@ -217,8 +217,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         if (outcome.released) closeRelay(outcome.released, 'deleted');
         return;
       case 'drop':
-        metrics.dropped.inc({ transport, reason: outcome.reason });
-        logger.debug('dropped', { transport, reason: outcome.reason });
+        metrics.countDrop(transport, outcome.reason);
         return;
       case 'relay-drop':
         metrics.relayDropped.inc({ reason: outcome.reason });
@@ -375,7 +374,12 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         ? tls.createServer({ ...tlsOptions, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS }, onConnection)
         : net.createServer(onConnection);
     if (transport === 'tls') {
-      server.on('tlsClientError', () => metrics.connectionsClosed.inc({ transport, reason: 'tls-handshake' }));
+      // With a listener here Node no longer destroys the socket itself: a handshake that timed out or
+      // failed would otherwise stay open for ever (a TLS slowloris).
+      server.on('tlsClientError', (_err, socket) => {
+        metrics.connectionsClosed.inc({ transport, reason: 'tls-handshake' });
+        socket.destroy();
+      });
       tlsServers.push(server as tls.Server);
     }
     const ipv6 = hp.host.includes(':');
