@@ -271,7 +271,7 @@ t.test('metrics move with traffic, and no label value comes from outside the clo
   await new Promise((r) => setTimeout(r, 300));
   const text = await (await fetch(`http://127.0.0.1:${d.metrics}/metrics`)).text();
   const allowed: Record<string, ReadonlySet<string>> = {
-    reason: new Set<string>([...DROP_REASONS, ...RELAY_DROP_REASONS, ...AUTH_FAILURE_REASONS, 'idle', 'invalid-frame', 'buffer-limit', 'tls-handshake', 'shutdown', 'recommended-deny', 'configured-deny', 'server-address', 'malformed']),
+    reason: new Set<string>([...DROP_REASONS, ...RELAY_DROP_REASONS, ...AUTH_FAILURE_REASONS, 'idle', 'invalid-frame', 'buffer-limit', 'tls-handshake', 'shutdown', 'recommended-deny', 'configured-deny', 'server-address', 'malformed', 'per-ip-limit']),
     transport: new Set(['udp', 'tcp', 'tls']),
     direction: new Set(['to-peer', 'to-client']),
     event: new Set(['created', 'deleted', 'expired', 'closed']),
