@@ -61,6 +61,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'api_keys', field: 'apiKeys', flag: '--api-key <key>', type: 'list', default: 'none (loopback only)', doc: 'keys callers of the credential service present', secret: true },
   { key: 'cors_origins', field: 'corsOrigins', flag: '--cors-origin <origin>', type: 'list', default: 'none', doc: 'browser origins allowed to call the credential service' },
   { key: 'max_credential_ttl', field: 'maxCredentialTtl', flag: '--max-credential-ttl <seconds>', type: 'int', default: '86400', doc: 'longest credential the service hands out' },
+  { key: 'http_max_connections_per_ip', field: 'httpMaxConnectionsPerIp', flag: '--http-max-connections-per-ip <n>', type: 'int', default: '32', doc: 'open connections one client IP may hold on the HTTP listener (slow or idle ones included), 0 = no limit (set 0 behind a reverse proxy)' },
   { key: 'public_host', field: 'publicHost', flag: '--public-host <name>', type: 'string', default: 'external IP or listen address', doc: 'host name in the TURN URIs the service returns' },
   { key: 'drain_timeout', field: 'drainTimeout', flag: '--drain-timeout <seconds>', type: 'int', default: '30', doc: 'on SIGTERM, how long live allocations may keep relaying' },
   { key: 'web', field: 'web', flag: '--no-web', type: 'bool', default: 'true on a loopback http_listen, else false', doc: 'the conferencing page at / and its signaling at /signal on the HTTP listener (it mints a TURN credential for whoever joins)' },

@@ -81,6 +81,8 @@ export interface ServerConfig {
   corsOrigins: string[];
   /** Longest TTL the credential service grants, seconds. */
   maxCredentialTtl: number;
+  /** Open connections one client IP may hold on the HTTP listener; 0 = no limit (behind a proxy). */
+  httpMaxConnectionsPerIp: number;
   /** Host name put in the TURN URIs the credential service returns. */
   publicHost?: string;
   /** Seconds live allocations may keep relaying after SIGTERM. */
@@ -152,6 +154,7 @@ export const DEFAULTS: ServerConfig = {
   apiKeys: [],
   corsOrigins: [],
   maxCredentialTtl: 86400,
+  httpMaxConnectionsPerIp: 32,
   drainTimeout: 30,
   stateDir: process.getuid?.() === 0 ? '/var/lib/turnkit' : '.turnkit',
   web: true,
@@ -245,6 +248,7 @@ export interface ConfigInput {
   apiKeys?: string[];
   corsOrigins?: string[];
   maxCredentialTtl?: number;
+  httpMaxConnectionsPerIp?: number;
   publicHost?: string;
   drainTimeout?: number;
   stateDir?: string;
@@ -330,6 +334,9 @@ function resolveServices(config: ServerConfig, input: ConfigInput): void {
   }
   if (input.maxCredentialTtl !== undefined) {
     config.maxCredentialTtl = wholeNumber('--max-credential-ttl', input.maxCredentialTtl, 60, 30 * 86400);
+  }
+  if (input.httpMaxConnectionsPerIp !== undefined) {
+    config.httpMaxConnectionsPerIp = wholeNumber('--http-max-connections-per-ip', input.httpMaxConnectionsPerIp, 0, 100_000);
   }
   if (input.publicHost !== undefined) {
     if (!/^[A-Za-z0-9.:-]{1,253}$/.test(input.publicHost)) throw new ConfigError(`--public-host "${input.publicHost}": give a DNS name or IP address`);

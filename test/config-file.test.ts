@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -208,4 +208,17 @@ t.test('the generated secret is kept 0600 and reused', async (t) => {
   const again = ensureSecret(dir);
   t.equal(again.created, false);
   t.equal(again.secret, first.secret);
+});
+
+t.test('the secret file is written atomically: no temp file left, an empty file is replaced', async (t) => {
+  const dir = join(tempDir(t), 'state');
+  const first = ensureSecret(dir);
+  t.same(readdirSync(dir), ['shared-secret'], 'only the final file: the temp file was linked, then removed');
+  // What an in-place write cut short by a crash left behind: the next start must not loop or keep it.
+  writeFileSync(first.file, '', { mode: 0o600 });
+  const replaced = ensureSecret(dir);
+  t.equal(replaced.created, true);
+  t.match(readFileSync(first.file, 'utf8'), /^[0-9a-f]{64}\n$/);
+  t.same(readdirSync(dir), ['shared-secret']);
+  t.equal(statSync(first.file).mode & 0o777, 0o600);
 });

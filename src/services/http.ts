@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config.js';
 import { TurnkitError } from '../errors.js';
@@ -27,11 +27,53 @@ function notFound(): EndpointResponse {
   return { status: 404, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: '{"error":"not found"}\n' };
 }
 
-async function listen(server: http.Server, hp: HostPort, what: string): Promise<HttpListener> {
-  // Slow or idle clients must not hold sockets open: requests here are tiny.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 10_000;
+/** Limits on what one client may hold on an HTTP listener. */
+export interface HttpLimits {
+  /** Open connections per client IP (WebSocket connections included); 0 = no limit. */
+  maxConnectionsPerIp: number;
+  /** Called for each connection refused by a limit (for metrics). */
+  onRefused?: () => void;
+}
+
+/** How long a client may take to send a request's headers, and the whole request. */
+export const HTTP_HEADERS_TIMEOUT_MS = 10_000;
+/** How often Node checks those timeouts (its default, 30 s, would let a slow client stay 40 s). */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/** An HTTP server whose slow or idle clients cannot hold sockets open: requests here are tiny. */
+function createServer(handler: http.RequestListener): http.Server {
+  const server = http.createServer(
+    { connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS, maxHeaderSize: 16 * 1024 },
+    handler,
+  );
+  server.headersTimeout = HTTP_HEADERS_TIMEOUT_MS;
+  server.requestTimeout = HTTP_HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = 5_000;
+  return server;
+}
+
+/** Closes connections beyond `limits.maxConnectionsPerIp` from one IP as soon as they are accepted. */
+function limitConnectionsPerIp(server: http.Server, limits: HttpLimits): void {
+  if (limits.maxConnectionsPerIp <= 0) return;
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const ip = socket.remoteAddress ?? '';
+    const n = (open.get(ip) ?? 0) + 1;
+    if (n > limits.maxConnectionsPerIp) {
+      limits.onRefused?.();
+      socket.destroy();
+      return;
+    }
+    open.set(ip, n);
+    socket.once('close', () => {
+      const left = (open.get(ip) ?? 1) - 1;
+      if (left <= 0) open.delete(ip);
+      else open.set(ip, left);
+    });
+  });
+}
+
+async function listen(server: http.Server, hp: HostPort, what: string): Promise<HttpListener> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -65,8 +107,9 @@ export function startCredentialService(
   health: Health,
   logger: Logger,
   web?: WebClient,
+  limits: HttpLimits = { maxConnectionsPerIp: 0 },
 ): Promise<HttpListener> {
-  const server = http.createServer((req, res) => {
+  const server = createServer((req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];
       if (path === '/healthz') return send(res, { status: 200, headers: { 'content-type': 'application/json' }, body: '{"status":"ok"}\n' });
@@ -85,6 +128,7 @@ export function startCredentialService(
       send(res, { status: 500, headers: { 'content-type': 'application/json' }, body: '{"error":"internal error"}\n' });
     }
   });
+  limitConnectionsPerIp(server, limits);
   server.on('upgrade', (req, socket, head) => (web ? web.upgrade(req, socket, head) : socket.destroy()));
   return listen(server, hp, 'the credential service').then(
     (l) => (web ? { address: l.address, close: () => (web.close(), l.close()) } : l),
@@ -97,7 +141,7 @@ export function startCredentialService(
 
 /** Prometheus metrics on their own listener (`/metrics`), so they can stay private while credentials are public. */
 export function startMetricsService(hp: HostPort, registry: Registry): Promise<HttpListener> {
-  const server = http.createServer((req, res) => {
+  const server = createServer((req, res) => {
     if ((req.url ?? '/').split('?')[0] !== '/metrics') return send(res, notFound());
     registry.metrics().then(
       (text) => {

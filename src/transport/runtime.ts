@@ -66,6 +66,7 @@ const RESTART_ONLY: ReadonlyArray<keyof ServerConfig> = [
   'altAddress',
   'altPort',
   'httpListen',
+  'httpMaxConnectionsPerIp',
   'metricsListen',
   'relayPorts',
   'relayIps',
@@ -147,25 +148,30 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   let nonces = nonceIssuer(config);
   const engine = new TurnEngine(turnEngineConfig(config, [], nonces), binding);
 
-  // A client can send to a denied peer in a loop: each (peer, rule) is logged once a minute at most,
-  // while the counter counts every refusal.
-  const deniedLogged = new Map<string, number>();
-  const note = (n: EngineNote | undefined): void => {
+  // Refusals come in loops (a client sending to a denied peer, a guesser): each kind is logged once a
+  // minute per key at most, while the counters count every one.
+  const loggedUntil = new Map<string, number>();
+  const logOnce = (key: string, msg: string, fields: Record<string, unknown>): void => {
+    const now = Date.now();
+    if ((loggedUntil.get(key) ?? 0) > now) return;
+    if (loggedUntil.size > 10_000) loggedUntil.clear();
+    loggedUntil.set(key, now + 60_000);
+    logger.info(msg, fields);
+  };
+  const note = (n: EngineNote | undefined, source: TransportAddress): void => {
     if (!n) return;
     if (n.event === 'peer-denied') {
       metrics.peerDenied.inc({ reason: n.reason });
-      const key = `${n.peer}|${n.rule}`;
-      const now = Date.now();
-      if ((deniedLogged.get(key) ?? 0) > now) return;
-      if (deniedLogged.size > 10_000) deniedLogged.clear();
-      deniedLogged.set(key, now + 60_000);
-      logger.info('peer denied', { peer: n.peer, rule: n.rule });
+      logOnce(`peer|${n.peer}|${n.rule}`, 'peer denied', { peer: n.peer, rule: n.rule });
     } else if (n.event === 'auth-failed') {
       metrics.authFailures.inc({ reason: n.reason });
+      // The first request of every client is unauthenticated by design: not worth a line.
+      if (n.reason !== 'no-credentials') logOnce(`auth|${source.address}|${n.reason}`, 'authentication failed', { client: source.address, reason: n.reason });
     } else if (n.event === 'redirect') {
       metrics.redirects.inc({ reason: n.reason });
     } else {
       metrics.quotaRefusals.inc({ quota: n.which });
+      logOnce(`quota|${source.address}|${n.which}`, 'allocation quota reached', { client: source.address, quota: n.which });
     }
   };
 
@@ -252,7 +258,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       // allocation's lifetime, which the client refreshes, bounds it instead of the idle timeout.
       streamSockets.get(event.listenerId)?.setTimeout(0);
     } else opened?.server.close();
-    execute(out, event.transport, send);
+    execute(out, event.transport, send, event.source);
   };
 
   /**
@@ -335,28 +341,28 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       if (relay) void relay.close();
       if (secondSocket) void secondSocket.close();
     }
-    execute(out, event.transport, send);
+    execute(out, event.transport, send, event.source);
   };
 
-  const execute = (outcome: TurnOutcome, transport: StunTransport, send: ClientSender): void => {
+  const execute = (outcome: TurnOutcome, transport: StunTransport, send: ClientSender, source: TransportAddress): void => {
     switch (outcome.kind) {
       case 'respond':
         metrics.requests.inc({ transport, method: methodName(outcome.method), result: outcome.result });
         if (outcome.result === 'error') {
           metrics.errors.inc({ method: methodName(outcome.method), code: String(errorCodeOf(outcome.data) ?? 'unknown') });
         }
-        note(outcome.note);
+        note(outcome.note, outcome.to);
         send(outcome.data, outcome.to, outcome.from);
         if (outcome.released) closeRelay(outcome.released, 'deleted');
         if (outcome.bound) handOver(outcome.bound);
         return;
       case 'drop':
-        metrics.dropped.inc({ transport, reason: outcome.reason });
-        logger.debug('dropped', { transport, reason: outcome.reason });
+        metrics.countDrop(transport, outcome.reason);
         return;
       case 'relay-drop':
         metrics.relayDropped.inc({ reason: outcome.reason });
-        note(outcome.note);
+        note(outcome.note, source);
+        if (outcome.reason === 'rate-limited') logOnce(`limit|${source.address}`, 'client rate limited', { client: source.address });
         return;
       case 'send-peer': {
         const a = outcome.allocation;
@@ -374,7 +380,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         });
         return;
       case 'connect':
-        tcpRelay.connect(outcome.pending, (out) => execute(out, transport, send));
+        tcpRelay.connect(outcome.pending, (out) => execute(out, transport, send, source));
         return;
       case 'indication':
         return;
@@ -396,7 +402,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       logger.error('internal error handling a message', { transport: event.transport, error: String(err) });
       outcome = { kind: 'drop', reason: 'internal-error' };
     }
-    execute(outcome, event.transport, send);
+    execute(outcome, event.transport, send, event.source);
     if (plane.name === 'native' && outcome.kind === 'respond' && outcome.result === 'success' && event.transport === 'udp' && PROJECTED_METHODS.has(outcome.method)) {
       project(event);
     }
@@ -655,7 +661,14 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       }
     };
     const http = await optionalHttp(config.httpListen, config.httpListen === DEFAULTS.httpListen, (hp) =>
-      startCredentialService(hp, () => endpointConfig, health, logger, config.web ? createWebClient(() => endpointConfig, logger) : undefined),
+      startCredentialService(
+        hp,
+        () => endpointConfig,
+        health,
+        logger,
+        config.web ? createWebClient(() => endpointConfig, logger) : undefined,
+        { maxConnectionsPerIp: config.httpMaxConnectionsPerIp, onRefused: () => metrics.httpRefused.inc({ reason: 'per-ip-limit' }) },
+      ),
     );
     const metricsHttp = await optionalHttp(config.metricsListen, config.metricsListen === DEFAULTS.metricsListen, (hp) =>
       startMetricsService(hp, metrics.registry),

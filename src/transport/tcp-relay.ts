@@ -65,8 +65,8 @@ export interface TcpRelayDeps {
   engine: TurnEngine;
   metrics: TcpRelayMetrics;
   logger: Logger;
-  /** Logs and counts an engine note (a peer refused by the policy). */
-  note: (n: EngineNote | undefined) => void;
+  /** Logs and counts an engine note (a peer refused by the policy), naming who caused it. */
+  note: (n: EngineNote | undefined, source: TransportAddress) => void;
 }
 
 /**
@@ -97,7 +97,7 @@ export class TcpRelayHub {
     const out = this.deps.engine.acceptPeerConnection(allocationId, peer, Date.now());
     if (!out.ok) {
       this.deps.metrics.refused.inc({ reason: out.reason });
-      this.deps.note(out.note);
+      this.deps.note(out.note, peer);
       socket.destroy();
       return;
     }

@@ -1,6 +1,7 @@
 import type { StunTransport } from '../stun/server.js';
 import type { IpFamily, TransportAddress } from '../stun/ip.js';
 import type { ChannelBinding } from './channels.js';
+import { accountOf } from './credentials.js';
 
 /** RFC 8656 §2: the 5-tuple of a client's allocation, plus which listener it came in on. */
 export interface FiveTuple {
@@ -98,7 +99,7 @@ export class AllocationTable {
     pending: { total: number; user: number; clientIp: number } = { total: 0, user: 0, clientIp: 0 },
   ): QuotaBreach | undefined {
     if (quotas.total > 0 && this.byKey.size + pending.total >= quotas.total) return 'total';
-    if (quotas.perUser > 0 && (this.perUser.get(username) ?? 0) + pending.user >= quotas.perUser) return 'user';
+    if (quotas.perUser > 0 && (this.perUser.get(accountOf(username)) ?? 0) + pending.user >= quotas.perUser) return 'user';
     if (quotas.perClientIp > 0 && (this.perIp.get(clientIp) ?? 0) + pending.clientIp >= quotas.perClientIp) return 'client-ip';
     return undefined;
   }
@@ -117,7 +118,7 @@ export class AllocationTable {
     };
     this.byKey.set(key, allocation);
     this.byId.set(id, allocation);
-    bump(this.perUser, allocation.username, 1);
+    bump(this.perUser, accountOf(allocation.username), 1);
     bump(this.perIp, allocation.fiveTuple.client.address, 1);
     this.schedule(allocation);
     return allocation;
@@ -134,7 +135,7 @@ export class AllocationTable {
     if (this.byKey.get(allocation.key) !== allocation) return;
     this.byKey.delete(allocation.key);
     this.byId.delete(allocation.id);
-    bump(this.perUser, allocation.username, -1);
+    bump(this.perUser, accountOf(allocation.username), -1);
     bump(this.perIp, allocation.fiveTuple.client.address, -1);
   }
 

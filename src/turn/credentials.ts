@@ -63,6 +63,15 @@ export function parseRestUsername(username: string): RestUsername | undefined {
   return { expiry: Number(expiryText), userId: colon < 0 ? undefined : username.slice(colon + 1) };
 }
 
+/**
+ * The account a username counts under for quotas and failure limits: a REST username's user id
+ * (each credential minted for one user carries another expiry, and must not buy another quota or
+ * another budget of guesses), else the username itself.
+ */
+export function accountOf(username: string): string {
+  return parseRestUsername(username)?.userId ?? username;
+}
+
 /** The REST API password for a username: base64(HMAC-SHA1(secret, username)), as coturn computes it. */
 export function restPassword(secret: string, username: string): string {
   return createHmac('sha1', secret).update(username, 'utf8').digest('base64');

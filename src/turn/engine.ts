@@ -14,6 +14,7 @@ import {
 import { AllocationTable, type Allocation } from './allocations.js';
 import { authenticateRequest, responseIntegrity } from './auth.js';
 import { bindingForChannel, channelForPeer } from './channels.js';
+import { accountOf } from './credentials.js';
 import { fiveTupleKeyOf } from './context.js';
 import type {
   ClientEvent,
@@ -82,8 +83,8 @@ export class TurnEngine {
   /** RFC 6062 peer data connections of TCP allocations, by CONNECTION-ID. */
   readonly tcpConnections = new TcpConnectionTable();
   private readonly transactions = new TransactionCache();
-  /** Allocates accepted but waiting for their relay socket, by 5-tuple key: who asked, from where. */
-  private readonly pending = new Map<string, { username: string; clientIp: string }>();
+  /** Allocates accepted but waiting for their relay socket, by 5-tuple key: whose account, from where. */
+  private readonly pending = new Map<string, { account: string; clientIp: string }>();
   /** Per source: 401 challenges answered (each costs an answer to an unauthenticated request). */
   private readonly challengeLimiter: SourceLimiter;
   /** Per source: failed credential checks (guesses); an empty bucket stops checking altogether. */
@@ -161,7 +162,8 @@ export class TurnEngine {
     // user are exempt, so an attack on a name does not lock its owner out.
     const source = event.source.address;
     if (this.failureLimiter.isEmpty(source, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
-    const claimed = getAttribute(request, AttributeType.Username)?.value.toString('utf8');
+    const claimedName = getAttribute(request, AttributeType.Username)?.value.toString('utf8');
+    const claimed = claimedName === undefined ? undefined : accountOf(claimedName);
     if (claimed !== undefined && this.usernameFailures.isEmpty(claimed, now) && !this.isTrusted(claimed, source, now)) {
       return { kind: 'relay-drop', reason: 'rate-limited' };
     }
@@ -191,7 +193,7 @@ export class TurnEngine {
       const out = unauthenticatedError(request, event, this.binding, auth.code, auth.attributes);
       return out.kind === 'respond' ? { ...out, note } : out;
     }
-    this.trust(auth.username, source, now);
+    this.trust(accountOf(auth.username), source, now);
     const ctx: RequestContext = {
       request,
       event,
@@ -217,14 +219,15 @@ export class TurnEngine {
         }
         const r = handleAllocate(ctx, this.allocations, this.reservations, (username, clientIp) => {
           const held = { total: this.pending.size, user: 0, clientIp: 0 };
+          const account = accountOf(username);
           for (const p of this.pending.values()) {
-            if (p.username === username) held.user++;
+            if (p.account === account) held.user++;
             if (p.clientIp === clientIp) held.clientIp++;
           }
           return this.allocations.quotaBreach(username, clientIp, this.config.quotas, held);
         }, (n) => this.refuseForCapacity(ctx, 'full', n));
         if ('ctx' in r) {
-          this.pending.set(key, { username: auth.username, clientIp: event.source.address });
+          this.pending.set(key, { account: accountOf(auth.username), clientIp: event.source.address });
           return { kind: 'allocate', pending: r };
         }
         reply = r;

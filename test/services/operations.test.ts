@@ -274,7 +274,7 @@ t.test('metrics move with traffic, and no label value comes from outside the clo
   await new Promise((r) => setTimeout(r, 300));
   const text = await (await fetch(`http://127.0.0.1:${d.metrics}/metrics`)).text();
   const allowed: Record<string, ReadonlySet<string>> = {
-    reason: new Set<string>([...DROP_REASONS, ...RELAY_DROP_REASONS, ...AUTH_FAILURE_REASONS, ...STREAM_CLOSE_REASONS, ...CONNECTION_REFUSALS, 'recommended-deny', 'configured-deny', 'server-address', 'malformed', ...REDIRECT_REASONS, ...PEER_CONNECTION_REFUSALS, 'refused', 'timeout', 'unreachable', 'error']),
+    reason: new Set<string>([...DROP_REASONS, ...RELAY_DROP_REASONS, ...AUTH_FAILURE_REASONS, ...STREAM_CLOSE_REASONS, ...CONNECTION_REFUSALS, 'recommended-deny', 'configured-deny', 'server-address', 'malformed', ...REDIRECT_REASONS, ...PEER_CONNECTION_REFUSALS, 'refused', 'timeout', 'unreachable', 'error', 'per-ip-limit']),
     transport: new Set(['udp', 'tcp', 'tls']),
     direction: new Set(['to-peer', 'to-client', 'in', 'out']),
     event: new Set(['created', 'deleted', 'expired', 'closed']),

@@ -737,3 +737,30 @@ t.test('authenticated requests are not rate limited by the unauthenticated limit
   for (let i = 0; i < 20; i++) if (verdict(c.refresh(T0 + i, 600)) !== 'success') t.fail(`refresh ${i}`);
   t.pass('20 signed refreshes answered');
 });
+
+t.test('REST usernames count per user id: one quota however many credentials, one guess budget however many expiries', async (t) => {
+  const { client } = setup({ users: {}, secrets: ['s3cret'], quotas: { perUser: 2, perClientIp: 0, total: 0 } });
+  // Each credential the backend mints for alice carries another expiry, hence another username.
+  const creds = [3600, 3601, 3602].map((ttl) => mintRestCredential('s3cret', 'alice', ttl, T0));
+  t.equal(verdict(client({ username: creds[0]!.username, password: creds[0]!.password }).requestAllocation(T0)), 'allocate');
+  const second = client({ username: creds[1]!.username, password: creds[1]!.password });
+  second.allocate(T0);
+  t.equal(verdict(client({ username: creds[2]!.username, password: creds[2]!.password }).requestAllocation(T0)), 486,
+    'a third credential for alice does not buy a third allocation');
+  const bob = mintRestCredential('s3cret', 'bob', 3600, T0);
+  t.equal(verdict(client({ username: bob.username, password: bob.password }).requestAllocation(T0)), 'allocate', 'bob has his own quota');
+
+  // Guesses for alice from many sources, each with another expiry: the username budget (10) is alice's.
+  const verdicts: Array<string | number> = [];
+  for (let i = 0; i < 14; i++) {
+    const g = client({ source: newClientAddress(`203.0.113.${i + 1}`), username: `${1_800_000_000 + i}:alice`, password: 'guess' });
+    g.challenge(T0);
+    verdicts.push(verdict(g.requestAllocation(T0)));
+  }
+  t.same(verdicts.slice(0, 10), Array(10).fill(401), 'ten guessing sources are answered');
+  t.same(new Set(verdicts.slice(10)), new Set(['relay-drop:rate-limited']), 'then alice is no longer checked for new sources');
+  t.equal(verdict(second.refresh(T0 + S, 600)), 'success', 'alice on her own source keeps working');
+  const carol = mintRestCredential('s3cret', 'carol', 3600, T0);
+  t.equal(verdict(client({ source: newClientAddress('203.0.113.200'), username: carol.username, password: carol.password }).requestAllocation(T0)),
+    'allocate', 'another user from a new source is unaffected');
+});
