@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -43,7 +44,8 @@
 // A slow-path batch is handed over when it holds this many bytes or datagrams.
 #define BATCH_BYTES (256 * 1024)
 #define BATCH_PACKETS 256
-// Finished slow-path batches waiting for the lock to be released before they are handed over.
+// Finished slow-path batches waiting to be handed over (one round of reading makes at most
+// EVENTS * 4 * RECV_BATCH / BATCH_PACKETS = 32; beyond READY_BATCHES they would be dropped).
 #define READY_BATCHES 64
 #define RETRY_MS 5
 #define RECORD_HEADER 32
@@ -185,9 +187,8 @@ static void finish_batch(plane_t *p) {
 }
 
 // Hands the finished batches to JavaScript (called without the lock). Never blocking, so that
-// stopping the plane cannot deadlock: when JavaScript falls behind and its queue is full, batches
-// wait here (at most READY_BATCHES; beyond that they are dropped and counted) and are retried on
-// the next wake-up, which comes within RETRY_MS.
+// stopping the plane cannot deadlock: when JavaScript falls behind and its queue is full, the
+// batches wait here and are retried every RETRY_MS, and no socket is read meanwhile (io_thread).
 static void hand_over(plane_t *p) {
   int i = 0;
   for (; i < p->nready; i++) {
@@ -403,7 +404,20 @@ static void *io_thread(void *arg) {
   plane_t *p = arg;
   struct epoll_event ev[EVENTS];
   while (1) {
-    int n = epoll_wait(p->epfd, ev, EVENTS, p->nready > 0 ? RETRY_MS : -1);
+    if (p->nready > 0) {
+      // JavaScript is behind: read nothing more until it catches up, so that each socket's own
+      // kernel buffer absorbs (and at worst drops) its own traffic — a flood on one relay cannot
+      // crowd the others out of the one queue toward JavaScript.
+      struct pollfd wake = {.fd = p->wakefd, .events = POLLIN};
+      poll(&wake, 1, RETRY_MS);
+      pthread_mutex_lock(&p->lock);
+      int running = p->running;
+      pthread_mutex_unlock(&p->lock);
+      if (!running) break;
+      hand_over(p);
+      continue;
+    }
+    int n = epoll_wait(p->epfd, ev, EVENTS, -1);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     pthread_mutex_lock(&p->lock);

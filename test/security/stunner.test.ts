@@ -10,6 +10,7 @@
  * them); data is sent only towards loopback peers, where a recording socket listens.
  */
 import t from 'tap';
+import { TurnStreamClient } from '../helpers/turn-stream-client.js';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { AttributeType, Method } from '../../src/stun/constants.js';
@@ -22,11 +23,9 @@ import {
   channelBindRequest,
   channelData,
   createPermissionRequest,
-  newTransactionId,
   requestedFamily,
   sendIndication,
   turnRequest,
-  xorPeer,
   type Credentials,
 } from '../helpers/turn-client.js';
 import type { Test } from 'tap';
@@ -120,7 +119,7 @@ t.test('stunner checks against a default turnkit', async (t) => {
     t.ok((await d.metric('turnkit_relay_dropped_total', { reason: 'no-permission' })) >= 2, 'the Send indications were dropped and counted');
   });
 
-  await t.test('socks: the relay cannot be used to reach the local network (UDP, and TCP relay or 442)', async (t) => {
+  await t.test('socks: the relay cannot be used to reach the local network (UDP, and a TCP relay)', async (t) => {
     const rec = await recorder(t);
     const { c, creds } = await allocated(t, d, '127.0.0.5');
     const perm = await c.request(createPermissionRequest(creds, [v4('127.0.0.1', rec.port)]));
@@ -134,24 +133,22 @@ t.test('stunner checks against a default turnkit', async (t) => {
       for (const s of accepted) s.destroy();
       tcpTarget.close();
     });
+    const target = v4('127.0.0.1', (tcpTarget.address() as net.AddressInfo).port);
+    // RFC 6062 §5.1: a TCP relay is only for clients on TCP or TLS; asked over UDP it is a 400.
     const tc = await LiveUdpClient.open(t, d.udp, '127.0.0.6');
-    const tcp = await tc.allocate(ALICE.name, ALICE.password, REALM, { transport: 6 });
-    const code = tcp.answer && resultOf(tcp.answer);
-    if (code === 'success') {
-      const target = v4('127.0.0.1', (tcpTarget.address() as net.AddressInfo).port);
-      const transactionId = newTransactionId();
-      const connect = turnRequest(Method.Connect, [xorPeer(target, transactionId)], tcp.creds, { transactionId });
-      const answer = await tc.request(connect);
-      t.equal(answer && resultOf(answer), 403, 'Connect to a local TCP service → 403');
-    } else {
-      t.equal(code, 442, 'TCP allocations are not offered: 442');
-    }
+    const overUdp = await tc.allocate(ALICE.name, ALICE.password, REALM, { transport: 6 });
+    t.equal(overUdp.answer && resultOf(overUdp.answer), 400, 'a TCP allocation over UDP → 400');
+    // Over TCP the allocation is granted, and Connect to the local service is refused by the policy.
+    const stream = await TurnStreamClient.open(t, { transport: 'tcp', host: '127.0.0.1', port: d.tcp, username: ALICE.name, password: ALICE.password, realm: REALM });
+    await stream.allocate({ transport: 6 });
+    const connect = await stream.connect(target);
+    t.equal(resultOf(connect), 403, 'Connect from a TCP relay to a local TCP service → 403');
     await sleep(QUIET_MS);
     t.equal(rec.got.length, 0, 'no UDP datagram reached the local service');
     t.equal(accepted.length, 0, 'no TCP connection reached the local service');
   });
 
-  await t.test('brute-transports: every REQUESTED-TRANSPORT but UDP (and TCP when offered) → 442, counted', async (t) => {
+  await t.test('brute-transports: every REQUESTED-TRANSPORT but UDP → 442 over UDP (TCP: 400, RFC 6062), counted', async (t) => {
     const c = await LiveUdpClient.open(t, d.udp, '127.0.0.7');
     const { creds } = await c.allocate(ALICE.name, ALICE.password, REALM, { transport: 0 });
     const before = await d.metric('turnkit_errors_total', { method: 'Allocate', code: '442' });
@@ -161,8 +158,8 @@ t.test('stunner checks against a default turnkit', async (t) => {
       const a = await c.request(allocateRequest(creds, { transport: proto }));
       codes.set(proto, a && resultOf(a));
     }
-    const not442 = [...codes].filter(([p, code]) => code !== 442 && !(p === 6 && (code === 'success' || code === 437)));
-    t.same(not442, [], 'every protocol number but 17 (and 6 where TCP relays exist) → 442');
+    const unexpected = [...codes].filter(([p, code]) => (p === 6 ? code !== 400 : code !== 442));
+    t.same(unexpected, [], 'every protocol number but 17 → 442, and 6 (TCP, a stream-only relay) → 400');
     const after = await d.metric('turnkit_errors_total', { method: 'Allocate', code: '442' });
     t.ok(after - before >= 254, `counted in turnkit_errors_total{code="442"} (${after - before})`);
   });

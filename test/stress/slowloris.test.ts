@@ -140,7 +140,7 @@ t.test('slowloris on TCP, TLS and HTTP/WebSocket: cut off or refused; others kee
   t.ok(httpMs !== undefined, `HTTP headers that never end are cut off by the headers timeout (${httpMs} ms)`);
   const tlsMs = await tlsClosed;
   t.ok(tlsMs !== undefined, `a TLS handshake that never finishes is cut off (${tlsMs} ms)`);
-  t.ok((await d.metric('turnkit_stream_closed_total', { transport: 'tls', reason: 'tls-handshake' })) >= 1, 'counted as tls-handshake');
+  t.ok((await d.metric('turnkit_stream_closed_total', { transport: 'tls', reason: 'tls-handshake-timeout' })) >= 1, 'counted as tls-handshake-timeout');
 
   // Once the slow connections are gone, the IP may connect again.
   held.forEach((s) => s.destroy());
