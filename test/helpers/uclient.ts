@@ -12,11 +12,13 @@ export interface Summary {
   rttMaxMs?: number;
 }
 
-/** Parses the last `tot_send_msgs=…, tot_recv_msgs=…` line, `Total lost packets` and the RTT line. */
+/** Parses the sessions (msz), the last `tot_send_msgs=…, tot_recv_msgs=…` line, `Total lost packets` and the RTT line. */
 export function parseSummary(out: string): Summary {
   const s: Summary = {};
-  const msz = [...out.matchAll(/msz=(\d+)/g)].pop();
-  if (msz) s.sessions = Number(msz[1]);
+  // uclient prints msz (its session count) on each progress line; under load the last of those
+  // lines may come before every session is counted, so the largest value is the session count.
+  const msz = [...out.matchAll(/msz=(\d+)/g)].map((m) => Number(m[1]));
+  if (msz.length) s.sessions = Math.max(...msz);
   const tot = [...out.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)/g)].pop();
   if (tot) {
     s.sent = Number(tot[1]);
