@@ -5,7 +5,6 @@
 // EADDRINUSE rather than trust these as reservations.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server } from 'node:net';
-import { networkInterfaces } from 'node:os';
 
 /** Options of {@link freePort}. */
 export interface FreePortOptions {
@@ -121,9 +120,4 @@ export async function freePortPair(opts: FreePortPairOptions = {}): Promise<numb
     if (await allFree(hosts, [port, port + 1], true, true)) return port;
   }
   throw new Error(`no free port pair on ${hosts.join(', ')} after ${attempts} tries`);
-}
-
-/** Whether ::1 is configured here (containers often run without IPv6): IPv6 loopback tests skip without it. */
-export function hasLoopbackV6(): boolean {
-  return Object.values(networkInterfaces()).some((list) => (list ?? []).some((i) => i.family === 'IPv6' && i.address === '::1'));
 }

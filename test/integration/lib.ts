@@ -52,13 +52,13 @@ export function hasTool(name: string): boolean {
   return whichTool(name) !== undefined;
 }
 
-/** Whether 127.0.0.2 can be bound (Linux routes all of 127/8 to lo; some systems do not). */
-export async function canBindAltLoopback(): Promise<boolean> {
-  const s = dgram.createSocket('udp4');
+/** Whether UDP can bind `host` (an IPv6 socket IPv6-only), closing the probe socket again. */
+async function canBindUdp(host: string): Promise<boolean> {
+  const s = host.includes(':') ? dgram.createSocket({ type: 'udp6', ipv6Only: true }) : dgram.createSocket('udp4');
   try {
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
-      s.bind(0, '127.0.0.2', () => resolve());
+      s.bind(0, host, () => resolve());
     });
     return true;
   } catch {
@@ -72,24 +72,14 @@ export async function canBindAltLoopback(): Promise<boolean> {
   }
 }
 
+/** Whether 127.0.0.2 can be bound (Linux routes all of 127/8 to lo; some systems do not). */
+export function canBindAltLoopback(): Promise<boolean> {
+  return canBindUdp('127.0.0.2');
+}
+
 /** Whether UDP can bind the IPv6 loopback ::1 (containers and some CI hosts run without IPv6). */
-export async function canBindIpv6Loopback(): Promise<boolean> {
-  const s = dgram.createSocket({ type: 'udp6', ipv6Only: true });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(0, '::1', () => resolve());
-    });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    try {
-      s.close();
-    } catch {
-      // already closed
-    }
-  }
+export function canBindIpv6Loopback(): Promise<boolean> {
+  return canBindUdp('::1');
 }
 
 /** A temp directory removed in teardown. */

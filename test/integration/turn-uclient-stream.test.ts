@@ -6,9 +6,8 @@
  * connections when uclient exits (RFC 8656 §7). An IPv6 client gets an IPv4 relay by default.
  */
 import t from 'tap';
-import { freePortRange, startTurnkit, counterSum, type RunningServer, type Teardown } from './lib.js';
+import { canBindIpv6Loopback, freePortRange, startTurnkit, counterSum, type RunningServer, type Teardown } from './lib.js';
 import { makeSelfSignedCert } from '../helpers/certs.js';
-import { hasLoopbackV6 } from '../helpers/ports.js';
 import { skipUnless } from '../helpers/tools.js';
 import { N, REALM, assertAllBack, relayCounters, startPeer, uclient, type Tap } from './uclient.js';
 
@@ -35,6 +34,8 @@ async function startStreamTurn(t: Tap, host: string): Promise<{ server: RunningS
   const port = (tr: string) => server.listeners.find((l) => l.transport === tr)!.port;
   return { server, tcp: port('tcp'), tls: port('tls') };
 }
+
+const ipv6 = await canBindIpv6Loopback();
 
 for (const host of ['127.0.0.1', '::1']) {
   const skip = unmet(host);
@@ -68,6 +69,6 @@ for (const host of ['127.0.0.1', '::1']) {
 function unmet(host: string): { skip: string | false } {
   const tools = skipUnless('turnutils_uclient', 'turnutils_peer', 'openssl');
   if (tools.skip) return { skip: tools.skip };
-  if (host === '::1' && !hasLoopbackV6()) return { skip: '::1 is not configured on this host (no IPv6 loopback)' };
+  if (host === '::1' && !ipv6) return { skip: '::1 cannot be bound on this host (no IPv6 loopback)' };
   return { skip: false };
 }
