@@ -1,4 +1,7 @@
 import dgram from 'node:dgram';
+import dns from 'node:dns';
+import net from 'node:net';
+import { plainBindingAnswer } from '../stun/plain-binding.js';
 import type { TransportAddress } from '../stun/ip.js';
 import type { FastPathCounts } from '../services/metrics.js';
 import type { ProjectedChannel } from '../turn/projection.js';
@@ -43,22 +46,35 @@ export interface DataPlane {
    */
   project(relay: DatagramSocket, listener: DatagramSocket, client: TransportAddress, channels: ProjectedChannel[]): void;
   /**
-   * Lets the fast path answer plain Binding requests (no attributes) on `listener` itself, with
-   * XOR-MAPPED-ADDRESS followed by `suffix` (undefined: JavaScript answers them all); a no-op for
-   * the JavaScript plane.
+   * Lets the plane answer plain Binding requests (no attributes) on `listener` itself, before
+   * its message handler, with XOR-MAPPED-ADDRESS followed by `suffix` (undefined: the handler
+   * answers them all).
    */
   answerBindings(listener: DatagramSocket, suffix: Buffer | undefined): void;
-  /** What the fast path did by itself since start (zero for the JavaScript plane). */
+  /** What the plane did by itself since start: Binding answers, and (native) relayed packets. */
   counts(): PlaneCounts;
   /** Stops the plane after its sockets are closed. */
   close(): Promise<void>;
 }
 
+/**
+ * dgram resolves every destination through `lookup`, which for the IP literals a server sends to
+ * defers each send by a tick; answering them synchronously keeps a send a plain call.
+ */
+const literalLookup: NonNullable<dgram.SocketOptions['lookup']> = (hostname, options, callback) => {
+  const family = net.isIP(hostname);
+  if (family !== 0) callback(null, hostname, family);
+  else dns.lookup(hostname, options, callback);
+};
+
 class DgramSocket implements DatagramSocket {
   private closed = false;
+  /** Set by `answerBindings`: plain Binding requests are answered here with this after XOR-MAPPED-ADDRESS. */
+  bindingSuffix: Buffer | undefined;
   constructor(
     private readonly socket: dgram.Socket,
     readonly local: TransportAddress,
+    private readonly counts: { bindings: number },
   ) {
     socket.on('error', () => {
       // Per-datagram send errors (ICMP unreachable and the like) surface here; UDP is best effort.
@@ -70,7 +86,17 @@ class DgramSocket implements DatagramSocket {
   }
 
   onMessage(handler: DatagramHandler): void {
-    this.socket.on('message', (data, rinfo) => handler(data, rinfo.address, rinfo.port));
+    this.socket.on('message', (data, rinfo) => {
+      if (this.bindingSuffix !== undefined && data.length === 20) {
+        const answer = plainBindingAnswer(data, rinfo.address, rinfo.port, this.bindingSuffix);
+        if (answer) {
+          this.counts.bindings++;
+          this.socket.send(answer, rinfo.port, rinfo.address);
+          return;
+        }
+      }
+      handler(data, rinfo.address, rinfo.port);
+    });
   }
 
   close(): Promise<void> {
@@ -86,16 +112,15 @@ class DgramSocket implements DatagramSocket {
   }
 }
 
-const ZERO: PlaneCounts = Object.freeze({ toPeerPackets: 0, toPeerBytes: 0, toClientPackets: 0, toClientBytes: 0, bindings: 0 });
-
 /** The pure JavaScript data plane: one `dgram` socket per listener and relay. */
 export function jsDataPlane(): DataPlane {
+  const counts = { bindings: 0 };
   return {
     name: 'js',
     bind(host, port, opts = {}) {
       const ipv6 = host.includes(':');
       // IPv6 sockets are IPv6-only so that IPv4 can bind the same port.
-      const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6 });
+      const socket = dgram.createSocket({ type: ipv6 ? 'udp6' : 'udp4', ipv6Only: ipv6, lookup: literalLookup });
       return new Promise((resolve, reject) => {
         const onError = (err: Error): void => {
           socket.close();
@@ -113,13 +138,15 @@ export function jsDataPlane(): DataPlane {
             }
           }
           const a = socket.address();
-          resolve(new DgramSocket(socket, toTransportAddress(a.address, a.port)));
+          resolve(new DgramSocket(socket, toTransportAddress(a.address, a.port), counts));
         });
       });
     },
     project() {},
-    answerBindings() {},
-    counts: () => ZERO,
+    answerBindings(listener, suffix) {
+      if (listener instanceof DgramSocket) listener.bindingSuffix = suffix;
+    },
+    counts: () => ({ toPeerPackets: 0, toPeerBytes: 0, toClientPackets: 0, toClientBytes: 0, bindings: counts.bindings }),
     close: () => Promise.resolve(),
   };
 }
