@@ -3,7 +3,7 @@
  * A nonce carries its own expiry and an HMAC over it, so the server keeps no per-client table and
  * any process holding the same key can check it. Pure: time comes in as `nowMs`.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ConfigError } from '../errors.js';
 
@@ -49,6 +49,23 @@ const TOKEN_CHARS = Math.ceil((TOKEN_BYTES * 4) / 3); // unpadded base64url
 /** Length of every nonce this module mints (48 characters, well under RFC 8489's 128-character limit). */
 export const NONCE_LENGTH = COOKIE_FEATURES_LENGTH + TOKEN_CHARS;
 const BASE64_CHARS = /^[A-Za-z0-9+/]{4}$/;
+/** How many authentic nonces a NonceIssuer remembers, so that a client's next request skips the MAC. */
+const REMEMBERED_NONCES = 10_000;
+/**
+ * Salts come from a pooled CSPRNG draw: a randomBytes or randomFillSync call costs 4-6 µs however
+ * few bytes it returns, and every 401 mints a nonce.
+ */
+const saltPool = Buffer.alloc(4096);
+let saltOffset = saltPool.length;
+
+function drawSalt(into: Buffer, offset: number): void {
+  if (saltOffset + SALT_BYTES > saltPool.length) {
+    randomFillSync(saltPool);
+    saltOffset = 0;
+  }
+  saltPool.copy(into, offset, saltOffset, saltOffset + SALT_BYTES);
+  saltOffset += SALT_BYTES;
+}
 const TOKEN_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${TOKEN_CHARS}}$`);
 
 /**
@@ -81,6 +98,11 @@ export class NonceIssuer {
   readonly lifetimeMs: number;
   readonly #key: Buffer;
   readonly #prefix: string;
+  /**
+   * Nonces known to be authentic (minted here, or checked), with the client IP they are bound to
+   * and their expiry: a client sends the same nonce with each request, and one HMAC each is enough.
+   */
+  readonly #authentic = new Map<string, { clientIp: string; expiry: number }>();
 
   constructor(options: NonceIssuerOptions = {}) {
     const key = options.key ?? randomBytes(32);
@@ -103,9 +125,11 @@ export class NonceIssuer {
     if (!(nowMs >= 0) || expiry >= 2 ** (8 * EXPIRY_BYTES)) throw new RangeError(`nowMs out of range: ${nowMs}`);
     const token = Buffer.alloc(TOKEN_BYTES);
     token.writeUIntBE(expiry, 0, EXPIRY_BYTES);
-    randomBytes(SALT_BYTES).copy(token, EXPIRY_BYTES);
+    drawSalt(token, EXPIRY_BYTES);
     this.#mac(this.#prefix, token, clientIp).copy(token, EXPIRY_BYTES + SALT_BYTES, 0, MAC_BYTES);
-    return this.#prefix + token.toString('base64url');
+    const nonce = this.#prefix + token.toString('base64url');
+    this.#remember(nonce, clientIp, expiry);
+    return nonce;
   }
 
   /**
@@ -115,6 +139,8 @@ export class NonceIssuer {
    */
   check(nonce: string, nowMs: number, clientIp: string): NonceCheck {
     if (nonce.length !== NONCE_LENGTH || !nonce.startsWith(NONCE_COOKIE)) return 'invalid';
+    const known = this.#authentic.get(nonce);
+    if (known && known.clientIp === clientIp) return nowMs >= known.expiry ? 'stale' : 'valid';
     const prefix = nonce.slice(0, COOKIE_FEATURES_LENGTH);
     const tokenText = nonce.slice(COOKIE_FEATURES_LENGTH);
     if (!TOKEN_PATTERN.test(tokenText)) return 'invalid';
@@ -123,7 +149,18 @@ export class NonceIssuer {
     if (token.length !== TOKEN_BYTES || token.toString('base64url') !== tokenText) return 'invalid';
     const expected = this.#mac(prefix, token, clientIp).subarray(0, MAC_BYTES);
     if (!timingSafeEqual(expected, token.subarray(EXPIRY_BYTES + SALT_BYTES))) return 'invalid';
-    return nowMs >= token.readUIntBE(0, EXPIRY_BYTES) ? 'stale' : 'valid';
+    const expiry = token.readUIntBE(0, EXPIRY_BYTES);
+    this.#remember(nonce, clientIp, expiry);
+    return nowMs >= expiry ? 'stale' : 'valid';
+  }
+
+  #remember(nonce: string, clientIp: string, expiry: number): void {
+    if (this.#authentic.size >= REMEMBERED_NONCES) {
+      // Insertion order is age order: the oldest goes (a flood of 401s only costs later requests a MAC).
+      const oldest = this.#authentic.keys().next().value;
+      if (oldest !== undefined) this.#authentic.delete(oldest);
+    }
+    this.#authentic.set(nonce, { clientIp, expiry });
   }
 
   #mac(prefix: string, token: Buffer, clientIp: string): Buffer {

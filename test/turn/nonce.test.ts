@@ -140,3 +140,18 @@ t.test('bad options and times are refused', async (t) => {
   t.throws(() => issuer.mint(Number.NaN, IP), RangeError);
   t.throws(() => issuer.mint(2 ** 48, IP), RangeError);
 });
+
+t.test('remembered nonces (at most 10,000) answer as the MAC does; forgotten ones are checked by MAC again', async (t) => {
+  const issuer = new NonceIssuer({ key: KEY, lifetimeMs: 10_000 });
+  const fresh = new NonceIssuer({ key: KEY, lifetimeMs: 10_000 });
+  const minted = Array.from({ length: 10_050 }, (_, i) => issuer.mint(NOW + i, IP));
+  let agree = 0;
+  for (const n of [minted[0]!, minted[49]!, minted[50]!, minted.at(-1)!]) {
+    for (const [when, ip] of [[NOW + 5_000, IP], [NOW + 30_000, IP], [NOW + 5_000, '198.51.100.8']] as const) {
+      if (issuer.check(n, when, ip) === fresh.check(n, when, ip)) agree++;
+    }
+  }
+  t.equal(agree, 12, 'the same verdict from the issuer that minted (remembered or evicted) and from one that did not');
+  t.equal(issuer.check(minted[0]!, NOW + 5_000, IP), 'valid', 'the oldest, evicted, is still valid by MAC');
+  t.equal(issuer.check(withChar(minted.at(-1)!, 20), NOW, IP), 'invalid', 'a changed character of a remembered nonce is not remembered');
+});
