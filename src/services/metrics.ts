@@ -19,8 +19,10 @@ export interface StunMetrics {
    * of garbage the label hashing of inc() was a fifth of the server's time per datagram.
    */
   countDrop(transport: StunTransport, reason: string): void;
-  /** Requests answered, by transport, method and result. */
+  /** Requests answered, by transport, method and result (read from `countRequest`'s numbers at scrape time). */
   requests: Counter<'transport' | 'method' | 'result'>;
+  /** Counts one answered request: a plain number per label set, like `countDrop`. */
+  countRequest(transport: StunTransport, method: number, result: 'success' | 'error'): void;
   /** Open TCP/TLS connections. */
   connections: Gauge<'transport'>;
   /** Connections closed by the server, by transport and reason. */
@@ -168,10 +170,17 @@ export function createStunMetrics(
       }
     },
   });
-  let fastBindingsCounted = 0;
   const countDrop = (transport: StunTransport, reason: string): void => {
     const key = `${transport}|${reason}`;
     dropCounts.set(key, (dropCounts.get(key) ?? 0) + 1);
+  };
+  // Keyed by a number (transport, method, result) so that counting builds no string.
+  const requestCounts = new Map<number, number>();
+  const requestKey = (transport: StunTransport, method: number, result: 'success' | 'error'): number =>
+    (TRANSPORTS.indexOf(transport) * 0x10000 + method) * 2 + (result === 'error' ? 1 : 0);
+  const countRequest = (transport: StunTransport, method: number, result: 'success' | 'error'): void => {
+    const key = requestKey(transport, method, result);
+    requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
   };
   const requests = new Counter({
     name: 'turnkit_stun_requests_total',
@@ -179,10 +188,16 @@ export function createStunMetrics(
     labelNames: ['transport', 'method', 'result'] as const,
     registers: [registry],
     collect() {
-      // Binding requests the native data plane answered itself join the count at scrape time.
-      const answered = fastPath().bindings;
-      if (answered > fastBindingsCounted) this.inc({ transport: 'udp', method: methodName(Method.Binding), result: 'success' }, answered - fastBindingsCounted);
-      fastBindingsCounted = answered;
+      this.reset();
+      // Binding requests the data plane answered itself join the count here.
+      const fast = requestKey('udp', Method.Binding, 'success');
+      const bindings = fastPath().bindings;
+      if (bindings > 0 && !requestCounts.has(fast)) requestCounts.set(fast, 0);
+      for (const [key, n] of requestCounts) {
+        const method = (key >> 1) & 0xffff;
+        const labels = { transport: TRANSPORTS[Math.floor(key / 0x20000)]!, method: methodName(method), result: key & 1 ? 'error' : 'success' };
+        this.inc(labels, key === fast ? n + bindings : n);
+      }
     },
   });
   const connections = new Gauge({
@@ -353,6 +368,7 @@ export function createStunMetrics(
     dropped,
     countDrop,
     requests,
+    countRequest,
     connections,
     connectionsClosed,
     connectionsRefused,

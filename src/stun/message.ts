@@ -101,29 +101,39 @@ export function fingerprintOf(buf: Buffer, fingerprintOffset: number): number {
  * after MESSAGE-INTEGRITY-SHA256 except FINGERPRINT (§14.6).
  */
 export function getAttribute(m: StunMessage, type: number): StunAttribute | undefined {
-  for (const a of effectiveAttributes(m)) if (a.type === type) return a;
+  // A plain loop, not effectiveAttributes: handlers call this a dozen times per request, and a
+  // generator allocates per step.
+  let sawMi = false;
+  let sawMiSha256 = false;
+  for (const a of m.attributes) {
+    const t = a.type;
+    if (t !== AttributeType.Fingerprint) {
+      if (sawMiSha256) continue;
+      if (t === AttributeType.MessageIntegritySha256) sawMiSha256 = true;
+      else if (sawMi) continue;
+      else if (t === AttributeType.MessageIntegrity) sawMi = true;
+    }
+    if (t === type) return a;
+  }
   return undefined;
 }
 
 /** The attributes a receiver processes, in order (see getAttribute for which are ignored). */
-export function* effectiveAttributes(m: StunMessage): Generator<StunAttribute> {
+export function effectiveAttributes(m: StunMessage): StunAttribute[] {
+  const out: StunAttribute[] = [];
   let sawMi = false;
   let sawMiSha256 = false;
   for (const a of m.attributes) {
-    if (a.type === AttributeType.Fingerprint) {
-      yield a;
-      continue;
+    const t = a.type;
+    if (t !== AttributeType.Fingerprint) {
+      if (sawMiSha256) continue;
+      if (t === AttributeType.MessageIntegritySha256) sawMiSha256 = true;
+      else if (sawMi) continue;
+      else if (t === AttributeType.MessageIntegrity) sawMi = true;
     }
-    if (sawMiSha256) continue;
-    if (a.type === AttributeType.MessageIntegritySha256) {
-      sawMiSha256 = true;
-      yield a;
-      continue;
-    }
-    if (sawMi) continue;
-    if (a.type === AttributeType.MessageIntegrity) sawMi = true;
-    yield a;
+    out.push(a);
   }
+  return out;
 }
 
 /** Options for the trailing attributes computed over the encoded message (RFC 8489 §14.5–§14.7). */

@@ -347,7 +347,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const execute = (outcome: TurnOutcome, transport: StunTransport, send: ClientSender, source: TransportAddress): void => {
     switch (outcome.kind) {
       case 'respond':
-        metrics.requests.inc({ transport, method: methodName(outcome.method), result: outcome.result });
+        metrics.countRequest(transport, outcome.method, outcome.result);
         if (outcome.result === 'error') {
           metrics.errors.inc({ method: methodName(outcome.method), code: String(errorCodeOf(outcome.data) ?? 'unknown') });
         }
@@ -749,6 +749,9 @@ function describeAllocation(a: Allocation): Record<string, unknown> {
 
 /** The ERROR-CODE number of an encoded error response, read without a full decode. */
 function errorCodeOf(data: Buffer): number | undefined {
+  // Our error responses carry ERROR-CODE first (RFC 8489 §14.8: class at byte 2, number at byte 3
+  // of its value); only an answer shaped otherwise is decoded whole.
+  if (data.length >= 28 && data.readUInt16BE(20) === AttributeType.ErrorCode) return (data[26]! & 7) * 100 + data[27]!;
   const m = decodeMessage(data);
   if (!m.ok) return undefined;
   const a = getAttribute(m.message, AttributeType.ErrorCode);
