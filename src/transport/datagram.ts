@@ -51,6 +51,8 @@ export interface DataPlane {
    * answers them all).
    */
   answerBindings(listener: DatagramSocket, suffix: Buffer | undefined): void;
+  /** True while a socket of this plane is bound to `host`:`port` (relay port draws skip those). */
+  holds(host: string, port: number): boolean;
   /** What the plane did by itself since start: Binding answers, and (native) relayed packets. */
   counts(): PlaneCounts;
   /** Stops the plane after its sockets are closed. */
@@ -75,6 +77,7 @@ class DgramSocket implements DatagramSocket {
     private readonly socket: dgram.Socket,
     readonly local: TransportAddress,
     private readonly counts: { bindings: number },
+    private readonly release: () => void,
   ) {
     socket.on('error', () => {
       // Per-datagram send errors (ICMP unreachable and the like) surface here; UDP is best effort.
@@ -102,6 +105,7 @@ class DgramSocket implements DatagramSocket {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
+    this.release();
     return new Promise((resolve) => {
       try {
         this.socket.close(() => resolve());
@@ -115,6 +119,7 @@ class DgramSocket implements DatagramSocket {
 /** The pure JavaScript data plane: one `dgram` socket per listener and relay. */
 export function jsDataPlane(): DataPlane {
   const counts = { bindings: 0 };
+  const held = new Set<string>();
   return {
     name: 'js',
     bind(host, port, opts = {}) {
@@ -138,7 +143,9 @@ export function jsDataPlane(): DataPlane {
             }
           }
           const a = socket.address();
-          resolve(new DgramSocket(socket, toTransportAddress(a.address, a.port), counts));
+          const key = `${host}|${a.port}`;
+          held.add(key);
+          resolve(new DgramSocket(socket, toTransportAddress(a.address, a.port), counts, () => held.delete(key)));
         });
       });
     },
@@ -146,6 +153,7 @@ export function jsDataPlane(): DataPlane {
     answerBindings(listener, suffix) {
       if (listener instanceof DgramSocket) listener.bindingSuffix = suffix;
     },
+    holds: (host, port) => held.has(`${host}|${port}`),
     counts: () => ({ toPeerPackets: 0, toPeerBytes: 0, toClientPackets: 0, toClientBytes: 0, bindings: counts.bindings }),
     close: () => Promise.resolve(),
   };

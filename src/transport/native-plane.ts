@@ -60,6 +60,7 @@ class NativeSocket implements DatagramSocket {
     readonly index: number,
     readonly generation: number,
     readonly local: TransportAddress,
+    readonly heldKey: string,
   ) {}
 
   send(data: Buffer, port: number, address: string): void {
@@ -84,6 +85,8 @@ class NativePlane implements DataPlane {
   readonly addon = loadAddon();
   readonly handle: unknown;
   private readonly sockets: Array<NativeSocket | undefined> = [];
+  /** `host|port` of every open socket, for `holds`. */
+  private readonly held = new Set<string>();
   private stopped = false;
 
   constructor() {
@@ -95,12 +98,18 @@ class NativePlane implements DataPlane {
     const r = this.addon.open(this.handle, opts.relay ? KIND_RELAY : KIND_LISTENER, host, port, opts.bufferBytes ?? 0);
     if (typeof r === 'number') return Promise.reject(bindError(-r, host, port));
     const [index, boundPort, generation] = r;
-    const socket = new NativeSocket(this, index, generation, toTransportAddress(host, boundPort));
+    const socket = new NativeSocket(this, index, generation, toTransportAddress(host, boundPort), `${host}|${boundPort}`);
     this.sockets[index] = socket;
+    this.held.add(socket.heldKey);
     return Promise.resolve(socket);
   }
 
+  holds(host: string, port: number): boolean {
+    return this.held.has(`${host}|${port}`);
+  }
+
   forget(socket: NativeSocket): void {
+    this.held.delete(socket.heldKey);
     if (this.sockets[socket.index] === socket) this.sockets[socket.index] = undefined;
     if (!this.stopped) this.addon.close(this.handle, socket.index);
   }

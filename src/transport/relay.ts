@@ -8,8 +8,13 @@ export interface PortRange {
   max: number;
 }
 
-/** How many random ports to try before giving up (508) when the range is nearly full. */
+/** How many random ports to try to bind before giving up (508) when the range is nearly full. */
 const BIND_ATTEMPTS = 32;
+/**
+ * How many random draws at most: a draw of a port the plane already holds costs no bind (and no
+ * failed bind, whose error object alone costs more than an allocation's HMACs), so it is not an attempt.
+ */
+const MAX_DRAWS = 1024;
 
 /** A bound relay socket and its address. */
 export interface RelaySocket {
@@ -35,11 +40,13 @@ export async function openRelay(
   range: PortRange,
   opts: { even?: boolean; reserveNext?: boolean } = {},
 ): Promise<{ relay: RelaySocket; reserved?: RelaySocket } | undefined> {
-  for (let i = 0; i < BIND_ATTEMPTS; i++) {
+  for (let draws = 0, binds = 0; binds < BIND_ATTEMPTS && draws < MAX_DRAWS; draws++) {
     let port = randomInt(range.min, range.max + 1);
     if (opts.even && port % 2 === 1) port = port === range.max ? port - 1 : port + 1;
     if (opts.even && (port < range.min || port % 2 === 1)) continue;
     if (opts.reserveNext && port + 1 > range.max) continue;
+    if (plane.holds(ip, port) || (opts.reserveNext && plane.holds(ip, port + 1))) continue;
+    binds++;
     const relay = await bindOnce(plane, ip, port);
     if (!relay) continue;
     if (!opts.reserveNext) return { relay };
