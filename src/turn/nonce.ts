@@ -154,6 +154,15 @@ export class NonceIssuer {
     return nowMs >= expiry ? 'stale' : 'valid';
   }
 
+  /** Forgets remembered nonces that have expired by `nowMs` (the engine's sweep calls this). */
+  forgetExpired(nowMs: number): void {
+    // Insertion order is nearly expiry order (one lifetime for all): stop at the first live one.
+    for (const [nonce, known] of this.#authentic) {
+      if (known.expiry > nowMs) break;
+      this.#authentic.delete(nonce);
+    }
+  }
+
   #remember(nonce: string, clientIp: string, expiry: number): void {
     if (this.#authentic.size >= REMEMBERED_NONCES) {
       // Insertion order is age order: the oldest goes (a flood of 401s only costs later requests a MAC).

@@ -155,3 +155,13 @@ t.test('remembered nonces (at most 10,000) answer as the MAC does; forgotten one
   t.equal(issuer.check(minted[0]!, NOW + 5_000, IP), 'valid', 'the oldest, evicted, is still valid by MAC');
   t.equal(issuer.check(withChar(minted.at(-1)!, 20), NOW, IP), 'invalid', 'a changed character of a remembered nonce is not remembered');
 });
+
+t.test('forgetExpired drops what has expired; those nonces still read stale (by MAC), live ones valid', async (t) => {
+  const issuer = new NonceIssuer({ key: KEY, lifetimeMs: 10_000 });
+  const old = issuer.mint(NOW, IP);
+  const young = issuer.mint(NOW + 5_000, IP);
+  issuer.forgetExpired(NOW + 12_000);
+  t.equal(issuer.check(old, NOW + 12_000, IP), 'stale');
+  t.equal(issuer.check(young, NOW + 12_000, IP), 'valid');
+  t.equal(issuer.check(old, NOW + 12_000, '198.51.100.8'), 'invalid');
+});
