@@ -61,6 +61,9 @@ export interface AllocationQuotas {
 /** Which quota a new allocation would break. */
 export type QuotaBreach = 'user' | 'client-ip' | 'total';
 
+/** Stale expiry entries tolerated beyond the live allocations before a rebuild (keeps small tables from rebuilding often). */
+const HEAP_SLACK = 64;
+
 /**
  * The allocations, indexed by 5-tuple and by id, with per-user and per-IP counts and a min-heap of
  * expiry times so that sweeping touches only what expired (no full scan).
@@ -145,6 +148,7 @@ export class AllocationTable {
     this.byId.delete(allocation.id);
     bump(this.perUser, accountOf(allocation.username), -1);
     bump(this.perIp, allocation.fiveTuple.client.address, -1);
+    this.compactIfStale();
   }
 
   /** Removes and returns every allocation whose lifetime has run out by `now`. */
@@ -174,6 +178,23 @@ export class AllocationTable {
 
   private schedule(a: Allocation): void {
     pushHeap(this.heap, { at: a.expiresAt, id: a.id });
+    this.compactIfStale();
+  }
+
+  /**
+   * A refresh or a delete leaves the old heap entry in place until its deadline, up to the longest
+   * lifetime (an hour) later: without this, allocations created and deleted at a steady rate, or one
+   * allocation refreshed in a loop, would grow the heap by an entry per request for that long (seen
+   * over real sockets as a heap that kept growing after every allocation had ended). Once stale
+   * entries outnumber live allocations, the heap is rebuilt from the live ones: O(n log n) work after
+   * at least n stale entries, so O(log n) per request, and the heap stays under twice the table.
+   */
+  private compactIfStale(): void {
+    if (this.heap.length <= 2 * this.byId.size + HEAP_SLACK) return;
+    this.heap.length = 0;
+    for (const a of this.byId.values()) this.heap.push({ at: a.expiresAt, id: a.id });
+    // An array sorted by deadline is a valid min-heap.
+    this.heap.sort((x, y) => x.at - y.at);
   }
 }
 

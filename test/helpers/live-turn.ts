@@ -57,6 +57,8 @@ export interface DaemonOptions {
   stateDir?: string;
   /** Wrap the command, e.g. ['prlimit', '--nofile=64:64', '--'] (killed by PID like the rest). */
   wrapper?: string[];
+  /** Options for node itself, before the script (e.g. ['--import', MEMORY_PROBE] for {@link probeMemory}). */
+  nodeArgs?: string[];
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
 }
@@ -75,7 +77,8 @@ export async function startDaemon(t: Teardownable, args: string[], o: DaemonOpti
     ...(o.tls ? ['--tls-listen', '127.0.0.1:0', '--cert', o.tls.certFile, '--key', o.tls.keyFile] : []),
     ...args,
   ];
-  const [cmd, ...rest] = o.wrapper ? [...o.wrapper, process.execPath, ...all] : [process.execPath, ...all];
+  const node = [process.execPath, ...(o.nodeArgs ?? [])];
+  const [cmd, ...rest] = o.wrapper ? [...o.wrapper, ...node, ...all] : [...node, ...all];
   const proc = spawnTracked(cmd!, rest, { t, env: o.env ?? process.env });
   const line = await proc.waitForLine(/"msg":"ready"/, o.readyTimeoutMs ?? 15_000);
   const ready = JSON.parse(line) as { listeners: ReadyListener[]; credentials?: string; metrics?: string };
@@ -122,6 +125,25 @@ export function processUsage(pid: number): { rss: number; fds: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return { rss: kb * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
+}
+
+/** The preload that makes a daemon answer {@link probeMemory} (pass it with `nodeArgs: ['--import', MEMORY_PROBE]`). */
+export const MEMORY_PROBE = join(dirname(fileURLToPath(import.meta.url)), 'memory-probe.js');
+
+/** Memory of a daemon started with {@link MEMORY_PROBE} after a full GC, plus its rss and fds from /proc. */
+export async function probeMemory(d: Daemon, timeoutMs = 10_000): Promise<NodeJS.MemoryUsage & { codeUsed: number; fds: number }> {
+  const probes = (): string[] => d.proc.lines('stderr').filter((l) => l.startsWith('{"memoryProbe"'));
+  const seen = probes().length;
+  process.kill(d.pid, 'SIGUSR2');
+  const deadline = Date.now() + timeoutMs;
+  while (probes().length === seen) {
+    if (Date.now() > deadline) throw new Error(`no memory probe answer from ${d.pid} (started with --import MEMORY_PROBE?)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const usage = (JSON.parse(probes()[seen]!) as { memoryProbe: NodeJS.MemoryUsage & { codeUsed: number } }).memoryProbe;
+  // rss from /proc now, after the collection (the probe's own figure is from just before it wrote).
+  const now = processUsage(d.pid);
+  return { ...usage, rss: now.rss, fds: now.fds };
 }
 
 /** 'success' or the ERROR-CODE number of a response. */

@@ -22,6 +22,8 @@ export interface ChurnResult {
   warmup: number;
   ms: number;
   leftToExpire: number;
+  /** Expiry-heap entries while `leftToExpire` allocations were still live (before the clock jumps). */
+  heapBeforeExpiry: number;
   problems: string[];
   tables: Record<'allocations' | 'byId' | 'perUser' | 'perIp' | 'heap' | 'transactions' | 'pending', number>;
   before: NodeJS.MemoryUsage;
@@ -83,15 +85,17 @@ function main(cycles: number): ChurnResult {
   const started = Date.now();
   for (let i = 0; i < cycles && problems.length <= 10; i++) cycle(i);
   const leftToExpire = engine.allocations.size;
+  const table = engine.allocations as unknown as { byId: Map<number, unknown>; perUser: Map<string, number>; perIp: Map<string, number>; heap: unknown[] };
+  const heapBeforeExpiry = table.heap.length;
   expireAll();
   const after = settle();
-  const table = engine.allocations as unknown as { byId: Map<number, unknown>; perUser: Map<string, number>; perIp: Map<string, number>; heap: unknown[] };
   const internals = engine as unknown as { transactions: { size: number }; pending: Map<string, unknown> };
   return {
     cycles,
     warmup,
     ms: Date.now() - started,
     leftToExpire,
+    heapBeforeExpiry,
     problems,
     tables: {
       allocations: engine.allocations.size,

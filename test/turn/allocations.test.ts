@@ -88,6 +88,29 @@ t.test('refresh to a later time postpones expiry; to an earlier one advances it'
   t.same(table.expire(400), [c]);
 });
 
+t.test('refreshes and deletes do not pile up expiry entries: the heap stays under twice the table', async (t) => {
+  const table = new AllocationTable();
+  const heapSize = (): number => (table as unknown as { heap: unknown[] }).heap.length;
+  const keep = Array.from({ length: 100 }, (_, i) => add(table, 1_000_000 + i, 'alice', `198.51.100.${i}`));
+  let most = 0;
+  // Churn far from any deadline (nothing expires): create, refresh twice, delete; and refresh loops.
+  for (let i = 0; i < 20_000; i++) {
+    const a = add(table, 3_600_000 + i, 'bob', '203.0.113.9', 2 + (i % 50));
+    table.refresh(a, 3_600_000 + i);
+    table.refresh(a, 3_600_001 + i);
+    table.delete(a);
+    table.refresh(keep[i % keep.length]!, 1_000_000 + i);
+    most = Math.max(most, heapSize());
+  }
+  t.equal(table.size, keep.length, 'only the kept allocations are left');
+  t.ok(most <= 2 * (keep.length + 1) + 64, `heap at most ${most} entries for ${keep.length + 1} allocations (80,000 pushes)`);
+  // The rebuilt heap still expires each live allocation once, at its latest deadline, in order.
+  const out = table.expire(10_000_000);
+  t.equal(out.length, keep.length);
+  t.same(out.map((a) => a.expiresAt), [...keep.map((a) => a.expiresAt)].sort((x, y) => x - y), 'in deadline order');
+  t.equal(heapSize(), 0, 'and the heap is empty after');
+});
+
 t.test('delete removes from every index and is idempotent', async (t) => {
   const table = new AllocationTable();
   const a = add(table, 100);
