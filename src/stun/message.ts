@@ -101,19 +101,14 @@ export function fingerprintOf(buf: Buffer, fingerprintOffset: number): number {
  * after MESSAGE-INTEGRITY-SHA256 except FINGERPRINT (§14.6).
  */
 export function getAttribute(m: StunMessage, type: number): StunAttribute | undefined {
-  // A plain loop, not effectiveAttributes: handlers call this a dozen times per request, and a
-  // generator allocates per step.
-  let sawMi = false;
-  let sawMiSha256 = false;
+  // A plain loop, not effectiveAttributes: handlers call this a dozen times per request, and an
+  // array or a generator per call was most of a request's garbage.
+  let stage = BEFORE_INTEGRITY;
   for (const a of m.attributes) {
-    const t = a.type;
-    if (t !== AttributeType.Fingerprint) {
-      if (sawMiSha256) continue;
-      if (t === AttributeType.MessageIntegritySha256) sawMiSha256 = true;
-      else if (sawMi) continue;
-      else if (t === AttributeType.MessageIntegrity) sawMi = true;
-    }
-    if (t === type) return a;
+    const next = nextStage(stage, a.type);
+    if (next === IGNORED) continue;
+    stage = next;
+    if (a.type === type) return a;
   }
   return undefined;
 }
@@ -121,19 +116,28 @@ export function getAttribute(m: StunMessage, type: number): StunAttribute | unde
 /** The attributes a receiver processes, in order (see getAttribute for which are ignored). */
 export function effectiveAttributes(m: StunMessage): StunAttribute[] {
   const out: StunAttribute[] = [];
-  let sawMi = false;
-  let sawMiSha256 = false;
+  let stage = BEFORE_INTEGRITY;
   for (const a of m.attributes) {
-    const t = a.type;
-    if (t !== AttributeType.Fingerprint) {
-      if (sawMiSha256) continue;
-      if (t === AttributeType.MessageIntegritySha256) sawMiSha256 = true;
-      else if (sawMi) continue;
-      else if (t === AttributeType.MessageIntegrity) sawMi = true;
-    }
+    const next = nextStage(stage, a.type);
+    if (next === IGNORED) continue;
+    stage = next;
     out.push(a);
   }
   return out;
+}
+
+const BEFORE_INTEGRITY = 0;
+const AFTER_INTEGRITY = 1;
+const AFTER_INTEGRITY_SHA256 = 2;
+const IGNORED = -1;
+
+/** The scan's stage after an attribute of `type`, or IGNORED when RFC 8489 §14.5/§14.6 skip it. */
+function nextStage(stage: number, type: number): number {
+  if (type === AttributeType.Fingerprint) return stage;
+  if (stage === AFTER_INTEGRITY_SHA256) return IGNORED;
+  if (type === AttributeType.MessageIntegritySha256) return AFTER_INTEGRITY_SHA256;
+  if (stage === AFTER_INTEGRITY) return IGNORED;
+  return type === AttributeType.MessageIntegrity ? AFTER_INTEGRITY : BEFORE_INTEGRITY;
 }
 
 /** Options for the trailing attributes computed over the encoded message (RFC 8489 §14.5–§14.7). */
