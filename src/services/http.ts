@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config.js';
 import { TurnkitError } from '../errors.js';
+import { ConnectionGate } from '../transport/connection-gate.js';
 import { handleCredentialRequest, type CredentialEndpointConfig, type EndpointResponse } from './credentials-endpoint.js';
 import type { Logger } from './logger.js';
 import type { WebClient } from './signaling.js';
@@ -55,21 +56,15 @@ function createServer(handler: http.RequestListener): http.Server {
 /** Closes connections beyond `limits.maxConnectionsPerIp` from one IP as soon as they are accepted. */
 function limitConnectionsPerIp(server: http.Server, limits: HttpLimits): void {
   if (limits.maxConnectionsPerIp <= 0) return;
-  const open = new Map<string, number>();
+  const gate = new ConnectionGate(() => ({ perIp: limits.maxConnectionsPerIp, total: 0 }));
   server.on('connection', (socket: Socket) => {
     const ip = socket.remoteAddress ?? '';
-    const n = (open.get(ip) ?? 0) + 1;
-    if (n > limits.maxConnectionsPerIp) {
+    if (gate.admit(ip)) {
       limits.onRefused?.();
       socket.destroy();
       return;
     }
-    open.set(ip, n);
-    socket.once('close', () => {
-      const left = (open.get(ip) ?? 1) - 1;
-      if (left <= 0) open.delete(ip);
-      else open.set(ip, left);
-    });
+    socket.once('close', () => gate.release(ip));
   });
 }
 

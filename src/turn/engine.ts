@@ -193,7 +193,8 @@ export class TurnEngine {
       const out = unauthenticatedError(request, event, this.binding, auth.code, auth.attributes);
       return out.kind === 'respond' ? { ...out, note } : out;
     }
-    this.trust(accountOf(auth.username), source, now);
+    const account = accountOf(auth.username);
+    this.trust(account, source, now);
     const ctx: RequestContext = {
       request,
       event,
@@ -219,15 +220,15 @@ export class TurnEngine {
         }
         const r = handleAllocate(ctx, this.allocations, this.reservations, (username, clientIp) => {
           const held = { total: this.pending.size, user: 0, clientIp: 0 };
-          const account = accountOf(username);
+          const owner = accountOf(username);
           for (const p of this.pending.values()) {
-            if (p.account === account) held.user++;
+            if (p.account === owner) held.user++;
             if (p.clientIp === clientIp) held.clientIp++;
           }
           return this.allocations.quotaBreach(username, clientIp, this.config.quotas, held);
         }, (n) => this.refuseForCapacity(ctx, 'full', n));
         if ('ctx' in r) {
-          this.pending.set(key, { account: accountOf(auth.username), clientIp: event.source.address });
+          this.pending.set(key, { account, clientIp: event.source.address });
           return { kind: 'allocate', pending: r };
         }
         reply = r;
