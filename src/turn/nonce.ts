@@ -6,6 +6,7 @@
 import { createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { ExpiringMap } from './expiring-map.js';
 
 /** RFC 8489 §9.2.1: the prefix that marks a nonce as carrying STUN Security Features. */
 export const NONCE_COOKIE = 'obMatJos2';
@@ -100,9 +101,10 @@ export class NonceIssuer {
   readonly #prefix: string;
   /**
    * Nonces known to be authentic (minted here, or checked), with the client IP they are bound to
-   * and their expiry: a client sends the same nonce with each request, and one HMAC each is enough.
+   * until their expiry: a client sends the same nonce with each request, and one HMAC each is enough.
+   * A flood of 401s only evicts the oldest, which then cost their next request a MAC.
    */
-  readonly #authentic = new Map<string, { clientIp: string; expiry: number }>();
+  readonly #authentic = new ExpiringMap<string, string>(REMEMBERED_NONCES);
 
   constructor(options: NonceIssuerOptions = {}) {
     const key = options.key ?? randomBytes(32);
@@ -128,7 +130,7 @@ export class NonceIssuer {
     drawSalt(token, EXPIRY_BYTES);
     this.#mac(this.#prefix, token, clientIp).copy(token, EXPIRY_BYTES + SALT_BYTES, 0, MAC_BYTES);
     const nonce = this.#prefix + token.toString('base64url');
-    this.#remember(nonce, clientIp, expiry);
+    this.#authentic.set(nonce, clientIp, expiry);
     return nonce;
   }
 
@@ -139,8 +141,7 @@ export class NonceIssuer {
    */
   check(nonce: string, nowMs: number, clientIp: string): NonceCheck {
     if (nonce.length !== NONCE_LENGTH || !nonce.startsWith(NONCE_COOKIE)) return 'invalid';
-    const known = this.#authentic.get(nonce);
-    if (known && known.clientIp === clientIp) return nowMs >= known.expiry ? 'stale' : 'valid';
+    if (this.#authentic.get(nonce, nowMs) === clientIp) return 'valid';
     const prefix = nonce.slice(0, COOKIE_FEATURES_LENGTH);
     const tokenText = nonce.slice(COOKIE_FEATURES_LENGTH);
     if (!TOKEN_PATTERN.test(tokenText)) return 'invalid';
@@ -150,26 +151,14 @@ export class NonceIssuer {
     const expected = this.#mac(prefix, token, clientIp).subarray(0, MAC_BYTES);
     if (!timingSafeEqual(expected, token.subarray(EXPIRY_BYTES + SALT_BYTES))) return 'invalid';
     const expiry = token.readUIntBE(0, EXPIRY_BYTES);
-    this.#remember(nonce, clientIp, expiry);
-    return nowMs >= expiry ? 'stale' : 'valid';
+    if (nowMs >= expiry) return 'stale';
+    this.#authentic.set(nonce, clientIp, expiry);
+    return 'valid';
   }
 
   /** Forgets remembered nonces that have expired by `nowMs` (the engine's sweep calls this). */
   forgetExpired(nowMs: number): void {
-    // Insertion order is nearly expiry order (one lifetime for all): stop at the first live one.
-    for (const [nonce, known] of this.#authentic) {
-      if (known.expiry > nowMs) break;
-      this.#authentic.delete(nonce);
-    }
-  }
-
-  #remember(nonce: string, clientIp: string, expiry: number): void {
-    if (this.#authentic.size >= REMEMBERED_NONCES) {
-      // Insertion order is age order: the oldest goes (a flood of 401s only costs later requests a MAC).
-      const oldest = this.#authentic.keys().next().value;
-      if (oldest !== undefined) this.#authentic.delete(oldest);
-    }
-    this.#authentic.set(nonce, { clientIp, expiry });
+    this.#authentic.expire(nowMs);
   }
 
   #mac(prefix: string, token: Buffer, clientIp: string): Buffer {
