@@ -34,6 +34,8 @@
 #define KIND_RELAY 2
 // Channels projected per relay; an allocation with more still works, the rest take the slow path.
 #define MAX_CHANNELS 8
+#define MAX_PERMISSIONS 8
+#define DENIED_PORTS 2
 #define ROUTE_BUCKETS 65536
 // Receive slots: one recvmmsg fills up to RECV_BATCH of them; queued sends toward clients point
 // into them, so the pool is flushed (sendmmsg) before it can be reused.
@@ -62,6 +64,15 @@ typedef struct {
   int64_t valid_until_ms;
 } channel_t;
 
+// A permission (RFC 8656 §9) the engine projected: peer IP, deadline, and the ports of that IP
+// the peer policy refuses (the server's own listening ports); 0 = none.
+typedef struct {
+  int family;
+  uint8_t ip[16];
+  uint16_t denied[DENIED_PORTS];
+  int64_t valid_until_ms;
+} permission_t;
+
 typedef struct {
   int fd;
   uint32_t gen;
@@ -74,6 +85,8 @@ typedef struct {
   int next_route;  // chain in the route hash
   int nch;
   channel_t ch[MAX_CHANNELS];
+  int nperm;
+  permission_t perm[MAX_PERMISSIONS];
   // Listeners: the Binding answer's attributes after XOR-MAPPED-ADDRESS, or NULL (slow path).
   uint8_t *tmpl;
   size_t tmpl_len;
@@ -82,6 +95,7 @@ typedef struct {
 typedef struct {
   uint64_t to_peer_packets, to_peer_bytes, to_client_packets, to_client_bytes;
   uint64_t slow_packets, send_errors, truncated, slow_dropped, bindings;
+  uint64_t send_indications, data_indications;
 } counters_t;
 
 typedef struct {
@@ -103,9 +117,12 @@ typedef struct {
   uint8_t *slots;
   int slots_used;
   struct mmsghdr out[SLOTS];
-  struct iovec out_iov[SLOTS];
+  struct iovec out_iov[SLOTS][3];
   int out_fd[SLOTS];
   int nout;
+  // Data indication headers for the pending sendmmsg, and the next transaction ID.
+  uint8_t out_head[SLOTS][48];
+  uint8_t data_txid[12];
 } plane_t;
 
 static int64_t now_ms(void) {
@@ -267,17 +284,54 @@ static void flush_out(plane_t *p) {
 #define ANSWER_ADDR_OFFSET 64
 #define ANSWER_OFFSET 128
 
-// Queues one datagram toward `to` through the listener `fd` (sent by flush_out).
-static void queue_out(plane_t *p, int fd, void *to, uint8_t *data, size_t len) {
-  int k = p->nout++;
-  p->out_iov[k].iov_base = data;
-  p->out_iov[k].iov_len = len;
+static const uint8_t ZERO_PAD[4];
+
+static uint16_t get16(const uint8_t *d) { return (uint16_t)(d[0] << 8 | d[1]); }
+static uint32_t get32(const uint8_t *d) { return (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3]; }
+
+// CRC-32 (the IEEE polynomial, as zlib's) for FINGERPRINT (RFC 8489 §14.7).
+static uint32_t crc_table[256];
+static void crc_init(void) {
+  for (uint32_t n = 0; n < 256; n++) {
+    uint32_t c = n;
+    for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+    crc_table[n] = c;
+  }
+}
+static uint32_t crc32_of(const uint8_t *d, size_t n) {
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) c = crc_table[(c ^ d[i]) & 0xff] ^ (c >> 8);
+  return c ^ 0xffffffffu;
+}
+
+// The projected permission on `rs` for this peer IP, if it is live at `now`.
+static const permission_t *permission_for(const sock_t *rs, int family, const uint8_t *ip, int64_t now) {
+  for (int i = 0; i < rs->nperm; i++) {
+    const permission_t *m = &rs->perm[i];
+    if (m->family == family && memcmp(m->ip, ip, family == AF_INET ? 4 : 16) == 0) return m->valid_until_ms > now ? m : NULL;
+  }
+  return NULL;
+}
+
+// Queues one datagram toward `to` through the listener `fd` (sent by flush_out): `head_len` bytes
+// of p->out_head[k] (0 for none), then `data`, then `pad` zero bytes.
+static void queue_out_parts(plane_t *p, int k, int fd, void *to, size_t head_len, uint8_t *data, size_t len, size_t pad) {
+  struct iovec *v = p->out_iov[k];
+  int n = 0;
+  if (head_len > 0) v[n++] = (struct iovec){.iov_base = p->out_head[k], .iov_len = head_len};
+  v[n++] = (struct iovec){.iov_base = data, .iov_len = len};
+  if (pad > 0) v[n++] = (struct iovec){.iov_base = (void *)ZERO_PAD, .iov_len = pad};
   memset(&p->out[k].msg_hdr, 0, sizeof(struct msghdr));
-  p->out[k].msg_hdr.msg_iov = &p->out_iov[k];
-  p->out[k].msg_hdr.msg_iovlen = 1;
+  p->out[k].msg_hdr.msg_iov = v;
+  p->out[k].msg_hdr.msg_iovlen = (size_t)n;
   p->out[k].msg_hdr.msg_name = to;
   p->out[k].msg_hdr.msg_namelen = addr_len((addr_t *)to);
   p->out_fd[k] = fd;
+  p->nout = k + 1;
+}
+
+static void queue_out(plane_t *p, int fd, void *to, uint8_t *data, size_t len) {
+  queue_out_parts(p, p->nout, fd, to, 0, data, len, 0);
 }
 
 // A Binding request with no attributes, on a listener with a template: answered in its slot.
@@ -339,8 +393,119 @@ static int fast_from_client(plane_t *p, int listener, const addr_t *from, const 
   return 0;
 }
 
+// Client → peer: a Send indication (RFC 8656 §11.2) for a routed 5-tuple, to a peer with a live
+// projected permission, leaves from the relay as the engine would send it. Anything unusual —
+// a second XOR-PEER-ADDRESS, integrity attributes, a bad FINGERPRINT, a refused port, a family
+// the relay does not have — is left to the engine, which decides and counts.
+static int fast_send_indication(plane_t *p, int listener, const addr_t *from, const uint8_t *d, size_t len, int64_t now) {
+  if (len < 20 || d[0] != 0x00 || d[1] != 0x16 || get32(d + 4) != MAGIC_COOKIE || (size_t)get16(d + 2) + 20 != len || (len & 3)) return 0;
+  const uint8_t *xpa = NULL, *data = NULL;
+  size_t xpa_len = 0, data_len = 0;
+  for (size_t off = 20; off < len;) {
+    if (off + 4 > len) return 0;
+    uint16_t type = get16(d + off), alen = get16(d + off + 2);
+    size_t next = off + 4 + (((size_t)alen + 3) & ~(size_t)3);
+    if (next > len) return 0;
+    const uint8_t *v = d + off + 4;
+    if (type == 0x0012) {  // XOR-PEER-ADDRESS
+      if (xpa) return 0;
+      xpa = v;
+      xpa_len = alen;
+    } else if (type == 0x0013) {  // DATA: the first one counts (RFC 8489 §14)
+      if (!data) {
+        data = v;
+        data_len = alen;
+      }
+    } else if (type == 0x0008 || type == 0x001c) {  // MESSAGE-INTEGRITY(-SHA256): not in a Send
+      return 0;
+    } else if (type == 0x8028) {  // FINGERPRINT
+      if (next != len || alen != 4 || get32(v) != (crc32_of(d, off) ^ 0x5354554eu)) return 0;
+    }
+    off = next;
+  }
+  if (!xpa || !data) return 0;
+  int family = xpa[1] == 1 && xpa_len == 8 ? AF_INET : xpa[1] == 2 && xpa_len == 20 ? AF_INET6 : 0;
+  if (family == 0) return 0;
+  int r = route_find(p, listener, from);
+  if (r < 0) return 0;
+  sock_t *rs = &p->socks[r];
+  if (rs->family != family) return 0;
+  uint8_t ip[16];
+  for (size_t i = 0; i < (family == AF_INET ? 4u : 16u); i++) ip[i] = xpa[4 + i] ^ d[4 + i];  // cookie, then transaction ID
+  const permission_t *m = permission_for(rs, family, ip, now);
+  uint16_t port = get16(xpa + 2) ^ (uint16_t)(MAGIC_COOKIE >> 16);
+  if (!m || port == 0) return 0;
+  for (int i = 0; i < DENIED_PORTS; i++) if (m->denied[i] == port) return 0;
+  addr_t to;
+  memset(&to, 0, sizeof(to));
+  if (family == AF_INET) {
+    to.v4.sin_family = AF_INET;
+    to.v4.sin_port = htons(port);
+    memcpy(&to.v4.sin_addr, ip, 4);
+  } else {
+    to.v6.sin6_family = AF_INET6;
+    to.v6.sin6_port = htons(port);
+    memcpy(&to.v6.sin6_addr, ip, 16);
+  }
+  if (sendto(rs->fd, data, data_len, MSG_DONTWAIT, &to.sa, addr_len(&to)) < 0) {
+    p->c.send_errors++;
+  } else {
+    p->c.to_peer_packets++;
+    p->c.to_peer_bytes += data_len;
+  }
+  return 1;
+}
+
+// Peer → client without a channel but with a live permission: a Data indication (RFC 8656 §11.4)
+// carrying XOR-PEER-ADDRESS and DATA, the attributes and order the engine's own has. Its header is
+// built beside the datagram and sent with it in one sendmmsg entry, so the payload is not copied.
+static int fast_data_indication(plane_t *p, sock_t *rs, const addr_t *from, uint8_t *d, size_t len, int64_t now) {
+  int v4 = from->sa.sa_family == AF_INET;
+  const uint8_t *ip = v4 ? (const uint8_t *)&from->v4.sin_addr : (const uint8_t *)&from->v6.sin6_addr;
+  size_t xlen = v4 ? 8 : 20;
+  size_t pad = (4 - (len & 3)) & 3;
+  size_t body = 4 + xlen + 4 + len + pad;
+  if (body > 0xffff || !permission_for(rs, from->sa.sa_family, ip, now)) return 0;
+  sock_t *ls = &p->socks[rs->listener];
+  if (ls->kind != KIND_LISTENER) return 0;
+  // A counter is unique per sender (the engine's counts from 0; this one from 2^95).
+  int t = 11;
+  while (t >= 0 && ++p->data_txid[t] == 0) t--;
+  int k = p->nout;
+  uint8_t *h = p->out_head[k];
+  h[0] = 0x00;  // Data indication (method 0x007, class indication)
+  h[1] = 0x17;
+  h[2] = (uint8_t)(body >> 8);
+  h[3] = (uint8_t)body;
+  h[4] = 0x21;
+  h[5] = 0x12;
+  h[6] = 0xa4;
+  h[7] = 0x42;
+  memcpy(h + 8, p->data_txid, 12);
+  uint8_t *a = h + 20;
+  a[0] = 0x00;  // XOR-PEER-ADDRESS
+  a[1] = 0x12;
+  a[2] = 0;
+  a[3] = (uint8_t)xlen;
+  a[4] = 0;
+  a[5] = v4 ? 1 : 2;
+  uint16_t port = ntohs(v4 ? from->v4.sin_port : from->v6.sin6_port) ^ (uint16_t)(MAGIC_COOKIE >> 16);
+  a[6] = (uint8_t)(port >> 8);
+  a[7] = (uint8_t)port;
+  for (size_t i = 0; i < (v4 ? 4u : 16u); i++) a[8 + i] = ip[i] ^ h[4 + i];
+  a += 4 + xlen;
+  a[0] = 0x00;  // DATA
+  a[1] = 0x13;
+  a[2] = (uint8_t)(len >> 8);
+  a[3] = (uint8_t)len;
+  queue_out_parts(p, k, ls->fd, &rs->client, 20 + 4 + xlen + 4, d, len, pad);
+  p->c.to_client_packets++;
+  p->c.to_client_bytes += len;
+  return 1;
+}
+
 // Peer → client: a datagram on a relay from a peer with a live channel; `d` has 4 writable bytes
-// before it for the ChannelData header.
+// before it for the ChannelData header. Without a channel, a Data indication.
 static int fast_from_peer(plane_t *p, int relay, const addr_t *from, uint8_t *d, size_t len, int64_t now) {
   sock_t *rs = &p->socks[relay];
   if (!rs->routed || len > 0xffff) return 0;
@@ -360,7 +525,7 @@ static int fast_from_peer(plane_t *p, int relay, const addr_t *from, uint8_t *d,
     p->c.to_client_bytes += len;
     return 1;
   }
-  return 0;
+  return fast_data_indication(p, rs, from, d, len, now);
 }
 
 // Reads what one socket has (up to RECV_BATCH datagrams per call, a few calls) and routes each.
@@ -392,7 +557,8 @@ static void drain_socket(plane_t *p, int idx, int64_t now) {
         p->c.truncated++;
         continue;
       }
-      int done = s->kind == KIND_LISTENER ? fast_from_client(p, idx, &from[i], d, len, now) || fast_binding(p, idx, &from[i], d, len)
+      int done = s->kind == KIND_LISTENER ? fast_from_client(p, idx, &from[i], d, len, now) || fast_binding(p, idx, &from[i], d, len) ||
+                                                fast_send_indication(p, idx, &from[i], d, len, now)
                                           : fast_from_peer(p, idx, &from[i], d, len, now);
       if (!done) to_slow_path(p, idx, &from[i], d, len);
     }
@@ -523,6 +689,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   for (int i = 0; i < ROUTE_BUCKETS; i++) p->routes[i] = -1;
+  p->data_txid[0] = 0x80;
   pthread_mutex_init(&p->lock, NULL);
   p->epfd = epoll_create1(EPOLL_CLOEXEC);
   p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -628,6 +795,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     close(s->fd);
     s->kind = KIND_FREE;
     s->nch = 0;
+    s->nperm = 0;
     free(s->tmpl);
     s->tmpl = NULL;
     s->gen++;
@@ -728,6 +896,53 @@ static napi_value js_channels(napi_env env, napi_callback_info info) {
   return make_int(env, nch);
 }
 
+// permissions(plane, relayIndex, ips: string[], validUntilMs: number[], deniedPorts: number[])
+// replaces the relay's projected permissions (at most MAX_PERMISSIONS are kept); deniedPorts holds
+// DENIED_PORTS entries per permission, 0 for none.
+static napi_value js_permissions(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  plane_t *p = get_plane(env, argv[0]);
+  int32_t relay;
+  uint32_t n;
+  CHECK(napi_get_value_int32(env, argv[1], &relay));
+  CHECK(napi_get_array_length(env, argv[2], &n));
+  if (!p || relay < 0 || relay >= p->nsocks) return make_int(env, -EINVAL);
+  permission_t perm[MAX_PERMISSIONS];
+  int nperm = 0;
+  for (uint32_t i = 0; i < n && nperm < MAX_PERMISSIONS; i++) {
+    napi_value ip, until;
+    double valid;
+    addr_t a;
+    CHECK(napi_get_element(env, argv[2], i, &ip));
+    CHECK(napi_get_element(env, argv[3], i, &until));
+    CHECK(napi_get_value_double(env, until, &valid));
+    if (parse_addr(env, ip, 1, &a) < 0) continue;
+    permission_t *m = &perm[nperm];
+    memset(m, 0, sizeof(*m));
+    m->family = a.sa.sa_family;
+    memcpy(m->ip, a.sa.sa_family == AF_INET ? (void *)&a.v4.sin_addr : (void *)&a.v6.sin6_addr, a.sa.sa_family == AF_INET ? 4 : 16);
+    for (uint32_t j = 0; j < DENIED_PORTS; j++) {
+      napi_value port;
+      uint32_t v;
+      CHECK(napi_get_element(env, argv[4], i * DENIED_PORTS + j, &port));
+      CHECK(napi_get_value_uint32(env, port, &v));
+      m->denied[j] = (uint16_t)v;
+    }
+    m->valid_until_ms = (int64_t)valid;
+    nperm++;
+  }
+  pthread_mutex_lock(&p->lock);
+  sock_t *s = &p->socks[relay];
+  if (s->kind == KIND_RELAY) {
+    memcpy(s->perm, perm, sizeof(permission_t) * (size_t)nperm);
+    s->nperm = nperm;
+  }
+  pthread_mutex_unlock(&p->lock);
+  return make_int(env, nperm);
+}
+
 // bindingTemplate(plane, listenerIndex, suffix | null): the attributes after XOR-MAPPED-ADDRESS in
 // a Binding answer on this listener; null answers every Binding in JavaScript.
 static napi_value js_binding_template(napi_env env, napi_callback_info info) {
@@ -825,6 +1040,7 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+  crc_init();
   napi_property_descriptor props[] = {
       {"create", NULL, js_create, NULL, NULL, NULL, napi_default, NULL},
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
@@ -832,6 +1048,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_default, NULL},
       {"route", NULL, js_route, NULL, NULL, NULL, napi_default, NULL},
       {"channels", NULL, js_channels, NULL, NULL, NULL, napi_default, NULL},
+      {"permissions", NULL, js_permissions, NULL, NULL, NULL, napi_default, NULL},
       {"bindingTemplate", NULL, js_binding_template, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},

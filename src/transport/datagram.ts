@@ -4,7 +4,7 @@ import net from 'node:net';
 import { plainBindingAnswer } from '../stun/plain-binding.js';
 import type { TransportAddress } from '../stun/ip.js';
 import type { FastPathCounts } from '../services/metrics.js';
-import type { ProjectedChannel } from '../turn/projection.js';
+import type { ProjectedChannel, ProjectedPermission } from '../turn/projection.js';
 import { toTransportAddress } from './address.js';
 
 /** Receives one datagram: its bytes and the sender's IP and port. */
@@ -41,10 +41,17 @@ export interface DataPlane {
   /** Binds a UDP socket; rejects with the bind error (EADDRINUSE and the like, `code` set). */
   bind(host: string, port: number, opts?: BindOptions): Promise<DatagramSocket>;
   /**
-   * Tells the fast path which 5-tuple a relay serves and which channels it may relay without
-   * asking (replacing what it was told before); a no-op for the JavaScript plane.
+   * Tells the fast path which 5-tuple a relay serves, which channels it may relay as ChannelData
+   * and which permissions it may use for Send and Data indications without asking (replacing what
+   * it was told before); a no-op for the JavaScript plane.
    */
-  project(relay: DatagramSocket, listener: DatagramSocket, client: TransportAddress, channels: ProjectedChannel[]): void;
+  project(
+    relay: DatagramSocket,
+    listener: DatagramSocket,
+    client: TransportAddress,
+    channels: ProjectedChannel[],
+    permissions: ProjectedPermission[],
+  ): void;
   /**
    * Lets the plane answer plain Binding requests (no attributes) on `listener` itself, before
    * its message handler, with XOR-MAPPED-ADDRESS followed by `suffix` (undefined: the handler

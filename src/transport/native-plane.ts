@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { formatIp, type TransportAddress } from '../stun/ip.js';
 import { toTransportAddress } from './address.js';
-import type { ProjectedChannel } from '../turn/projection.js';
+import type { ProjectedChannel, ProjectedPermission } from '../turn/projection.js';
 import type { BindOptions, DataPlane, DatagramHandler, DatagramSocket, PlaneCounts } from './datagram.js';
 
 /** Where `npm run build` puts the compiled addon (scripts/build-native.mjs), relative to this module. */
@@ -18,6 +18,7 @@ interface Addon {
   send(plane: unknown, index: number, data: Buffer, ip: string, port: number): number;
   route(plane: unknown, relay: number, listener: number, ip: string, port: number): number;
   channels(plane: unknown, relay: number, numbers: number[], ips: string[], ports: number[], validUntil: number[]): number;
+  permissions(plane: unknown, relay: number, ips: string[], validUntil: number[], refusedPorts: number[]): number;
   bindingTemplate(plane: unknown, listener: number, suffix: Buffer | null): number;
   stats(plane: unknown): number[];
   destroy(plane: unknown): void;
@@ -27,6 +28,8 @@ const KIND_LISTENER = 1;
 const KIND_RELAY = 2;
 /** Bytes before each datagram in a slow-path record (see to_slow_path in native/dataplane.c). */
 const RECORD_HEADER = 32;
+/** Refused ports the addon keeps per permission (DENIED_PORTS in native/dataplane.c). */
+const REFUSED_PORTS = 2;
 
 /** Why the native data plane cannot load here, or undefined when it can. */
 export function nativePlaneUnavailable(): string | undefined {
@@ -114,7 +117,7 @@ class NativePlane implements DataPlane {
     if (!this.stopped) this.addon.close(this.handle, socket.index);
   }
 
-  project(relay: DatagramSocket, listener: DatagramSocket, client: TransportAddress, channels: ProjectedChannel[]): void {
+  project(relay: DatagramSocket, listener: DatagramSocket, client: TransportAddress, channels: ProjectedChannel[], permissions: ProjectedPermission[]): void {
     if (!(relay instanceof NativeSocket) || !(listener instanceof NativeSocket) || relay.closed || this.stopped) return;
     this.addon.route(this.handle, relay.index, listener.index, client.address, client.port);
     this.addon.channels(
@@ -124,6 +127,15 @@ class NativePlane implements DataPlane {
       channels.map((c) => c.peer.address),
       channels.map((c) => c.peer.port),
       channels.map((c) => c.validUntil),
+    );
+    // A permission with more refused ports than the addon holds stays with the engine.
+    const kept = permissions.filter((p) => p.refusedPorts.length <= REFUSED_PORTS);
+    this.addon.permissions(
+      this.handle,
+      relay.index,
+      kept.map((p) => p.peerIp),
+      kept.map((p) => p.validUntil),
+      kept.flatMap((p) => Array.from({ length: REFUSED_PORTS }, (_, i) => p.refusedPorts[i] ?? 0)),
     );
   }
 

@@ -16,7 +16,7 @@ import { decodeMessage, getAttribute } from '../stun/message.js';
 import { plainBindingSuffix, type BindingServerConfig, type SocketRole, type StunTransport } from '../stun/server.js';
 import type { TransportAddress } from '../stun/ip.js';
 import { fiveTupleKey, type Allocation } from '../turn/allocations.js';
-import { PROJECTED_METHODS, projectedChannels } from '../turn/projection.js';
+import { PROJECTED_METHODS, projectedChannels, projectedPermissions } from '../turn/projection.js';
 import type { BoundConnection, ClientEvent, EngineNote, PendingAllocation, TurnOutcome } from '../turn/context.js';
 import { TurnEngine } from '../turn/engine.js';
 import { toTransportAddress } from './address.js';
@@ -228,14 +228,15 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   };
 
   /**
-   * Tells the data plane's fast path what the engine now allows for the allocation on `event`'s
-   * 5-tuple. Dual allocations stay on the engine's path: their channels may name either family.
+   * Tells the data plane's fast path what the engine now allows for `allocation`. Dual allocations
+   * stay on the engine's path: their channels and permissions may name either family.
    */
-  const project = (event: ClientEvent): void => {
-    const allocation = engine.allocations.get(fiveTupleKey(event.listenerId, event.source.address, event.source.port));
-    const relay = allocation && !additionalRelays.has(allocation.id) && relays.get(allocation.id);
-    const listener = udpListeners.get(event.listenerId);
-    if (allocation && relay && listener) plane.project(relay, listener, allocation.fiveTuple.client, projectedChannels(allocation));
+  const project = (allocation: Allocation): void => {
+    const relay = !additionalRelays.has(allocation.id) && relays.get(allocation.id);
+    const listener = udpListeners.get(allocation.fiveTuple.listenerId);
+    if (relay && listener && allocation.fiveTuple.transport === 'udp') {
+      plane.project(relay, listener, allocation.fiveTuple.client, projectedChannels(allocation), projectedPermissions(allocation, engine.policy));
+    }
   };
 
   /** RFC 6062 §5.1: a TCP allocation's relayed address is a TCP listener. */
@@ -404,7 +405,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     }
     execute(outcome, event.transport, send, event.source);
     if (plane.name === 'native' && outcome.kind === 'respond' && outcome.result === 'success' && event.transport === 'udp' && PROJECTED_METHODS.has(outcome.method)) {
-      project(event);
+      const allocation = engine.allocations.get(fiveTupleKey(event.listenerId, event.source.address, event.source.port));
+      if (allocation) project(allocation);
     }
   };
 
@@ -705,6 +707,8 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       }
       // Relay families follow the relay addresses in use, which a reload does not change.
       engine.reconfigure(turnEngineConfig({ ...next, relayIps: config.relayIps }, serverAddresses, nonces));
+      // The fast path's permissions follow the peer policy, which may have changed.
+      if (plane.name === 'native') for (const allocation of engine.allocations.all()) project(allocation);
       binding.software = next.software;
       armBindingFastPath();
       logger.setLevel(next.logLevel);

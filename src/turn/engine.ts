@@ -12,6 +12,7 @@ import {
   type BindingServerConfig,
 } from '../stun/server.js';
 import { AllocationTable, type Allocation } from './allocations.js';
+import type { PeerPolicy } from './policy.js';
 import { authenticateRequest, responseIntegrity } from './auth.js';
 import { bindingForChannel, channelForPeer } from './channels.js';
 import { accountOf } from './credentials.js';
@@ -114,6 +115,11 @@ export class TurnEngine {
   /** From now on, new allocations are refused (shutdown drain): 300 to an alternate server, else 508; existing ones keep relaying. */
   startDraining(): void {
     this.draining = true;
+  }
+
+  /** The peer policy in force, which a fast path's projected permissions must follow. */
+  get policy(): PeerPolicy {
+    return this.config.policy;
   }
 
   /** Replaces the configuration (reload); live allocations keep running. */

@@ -220,6 +220,16 @@ export class PeerPolicy {
     this.servers = (options.serverAddresses ?? []).map(compileServerAddress);
   }
 
+  /**
+   * The ports at which `checkTransportAddress` refuses `ip` although `checkIp` allows it: the
+   * server's own listening ports that land on this IP (empty when none do).
+   */
+  refusedServerPorts(ip: string): number[] {
+    const ports = new Set<number>();
+    for (const s of this.servers) if (!this.checkTransportAddress(ip, s.port).allowed) ports.add(s.port);
+    return [...ports];
+  }
+
   /** Judges a peer IP (text, or 4/16 bytes) for CreatePermission/ChannelBind, where permissions are per IP (RFC 8656 §9). */
   checkIp(ip: string | Uint8Array): PeerDecision {
     const b = toBytes(ip);

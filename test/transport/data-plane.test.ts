@@ -9,6 +9,7 @@ import t from 'tap';
 import { AttributeType, MAGIC_COOKIE, MessageClass, Method } from '../../src/stun/constants.js';
 import { decodeMessage, encodeMessage, getAttribute, type StunMessage } from '../../src/stun/message.js';
 import type { TransportAddress } from '../../src/stun/ip.js';
+import type { ConfigInput } from '../../src/config.js';
 import { jsDataPlane, type DataPlane, type DatagramSocket } from '../../src/transport/datagram.js';
 import { nativeDataPlane, nativePlaneUnavailable } from '../../src/transport/native-plane.js';
 import { resolveConfig, runServer, startServer } from '../../src/index.js';
@@ -17,9 +18,11 @@ import {
   channelData,
   createPermissionRequest,
   refreshRequest,
+  dataAttr,
   sendIndication,
   textAttr,
   xorAddressAttr,
+  xorPeer,
 } from '../helpers/turn-client.js';
 import { TurnUdpClient } from '../helpers/turn-udp.js';
 import { canBindIpv6Loopback, freePortRange, counterSum } from '../integration/lib.js';
@@ -104,7 +107,7 @@ type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
 async function nativeServer(t: Tap) {
   const relay = await freePortRange(['127.0.0.1'], 200, ['udp']);
-  const server = await startServer({
+  const input: ConfigInput = {
     listen: [{ host: '127.0.0.1', port: 0 }],
     realm: REALM,
     users: { [USER]: PASSWORD },
@@ -117,10 +120,11 @@ async function nativeServer(t: Tap) {
     metricsListen: null,
     dataPlane: 'native',
     logLevel: 'silent',
-  });
+  };
+  const server = await startServer(input);
   t.teardown(() => server.close());
   const port = server.listeners.find((l) => l.transport === 'udp')!.port;
-  return { server, port };
+  return { server, port, input };
 }
 
 async function peerSocket(t: Tap): Promise<dgram.Socket & { addr: TransportAddress }> {
@@ -135,7 +139,7 @@ const fast = (server: { metrics: unknown }, direction: string) =>
 const relayedTotal = (server: { metrics: unknown }, direction: string) =>
   counterSum(server.metrics as Parameters<typeof counterSum>[0], 'turnkit_relayed_packets_total', { direction });
 
-t.test('native plane: ChannelData relayed both ways on the fast path, Data indications and refusals on the engine', { skip: planes[1]!.skip }, async (t) => {
+t.test('native plane: ChannelData relayed both ways on the fast path, refusals on the engine', { skip: planes[1]!.skip }, async (t) => {
   const { server, port } = await nativeServer(t);
   const { c: client, relayed } = await allocated(t, port);
   const peer = await peerSocket(t);
@@ -147,7 +151,7 @@ t.test('native plane: ChannelData relayed both ways on the fast path, Data indic
   t.equal(await client.next(300), undefined, 'no permission: nothing reaches the client');
 
   t.equal((await client.request(createPermissionRequest(client.creds!, [peer.addr]))).cls, MessageClass.SuccessResponse, 'CreatePermission');
-  // A permitted peer without a channel: Data indication, built by the engine.
+  // A permitted peer without a channel: a Data indication.
   peer.send(Buffer.from('as-data'), relayed.port, '127.0.0.1');
   const ind = (await client.next())?.message;
   t.ok(ind && ind.method === Method.Data && ind.cls === MessageClass.Indication, 'Data indication');
@@ -185,17 +189,84 @@ t.test('native plane: ChannelData relayed both ways on the fast path, Data indic
   const ind2 = (await client.next())?.message;
   t.ok(ind2 && ind2.method === Method.Data, 'a permitted peer port without a channel gets a Data indication');
 
-  // Send indications go through the engine.
-  const atPeer2 = nextDatagram(peer);
-  client.send(sendIndication(peer.addr, Buffer.from('via-send')));
-  t.same((await atPeer2)?.data, Buffer.from('via-send'), 'Send indication relayed');
-
   // Refresh to 0 ends the allocation: the relay closes and its channel stops at once.
   t.equal((await client.request(refreshRequest(client.creds!, 0))).cls, MessageClass.SuccessResponse, 'Refresh 0');
   client.send(channelData(0x4001, Buffer.from('after-delete')));
   t.equal(await nextDatagram(peer, 300), undefined, 'nothing relayed after the allocation is deleted');
   peer.send(Buffer.from('to-closed-relay'), relayed.port, '127.0.0.1');
   t.equal(await client.next(300), undefined, 'and nothing comes back');
+});
+
+t.test('native plane: Send and Data indications on the fast path, byte for byte as the engine; the unusual ones on the engine', { skip: planes[1]!.skip }, async (t) => {
+  const { server, port, input } = await nativeServer(t);
+  const { c: client, relayed } = await allocated(t, port);
+  const peer = await peerSocket(t);
+  const stranger = await peerSocket(t);
+  t.equal((await client.request(createPermissionRequest(client.creds!, [peer.addr]))).cls, MessageClass.SuccessResponse, 'CreatePermission');
+
+  const before = { up: await fast(server, 'to-peer'), down: await fast(server, 'to-client') };
+  for (const size of [0, 1, 3, 100, 1000, 8000, 60000]) {
+    const payload = Buffer.alloc(size, (size % 250) + 1);
+    const atPeer = nextDatagram(peer);
+    client.send(sendIndication(peer.addr, payload));
+    const got = await atPeer;
+    t.ok(got && got.data.equals(payload) && got.port === relayed.port, `${size} B Send indication → peer, from the relayed port`);
+    peer.send(payload, relayed.port, '127.0.0.1');
+    const raw = (await client.next())?.data;
+    // The engine's Data indication for the same packet, with the transaction ID the fast path chose.
+    const expected = raw && raw.length >= 20 && encodeMessage({
+      method: Method.Data,
+      cls: MessageClass.Indication,
+      transactionId: raw.subarray(8, 20),
+      cookie: MAGIC_COOKIE,
+      attributes: [xorPeer(peer.addr, raw.subarray(8, 20)), dataAttr(payload)],
+    });
+    t.ok(raw && expected && raw.equals(expected), `${size} B peer → client: a Data indication, byte for byte the engine's`);
+  }
+  const withFingerprint = encodeMessage(
+    { method: Method.Send, cls: MessageClass.Indication, transactionId: Buffer.alloc(12, 7), cookie: MAGIC_COOKIE, attributes: [xorPeer(peer.addr, Buffer.alloc(12, 7)), dataAttr(Buffer.from('fp'))] },
+    { fingerprint: true },
+  );
+  let atPeer = nextDatagram(peer);
+  client.send(withFingerprint);
+  t.same((await atPeer)?.data, Buffer.from('fp'), 'a Send indication with a correct FINGERPRINT is relayed');
+  t.equal((await fast(server, 'to-peer')) - before.up, 8, 'every Send indication took the fast path');
+  t.equal((await fast(server, 'to-client')) - before.down, 7, 'every Data indication took the fast path');
+
+  // What the fast path leaves to the engine, which drops it or relays it as it always did.
+  const middle = { up: await fast(server, 'to-peer') };
+  const badFingerprint = Buffer.from(withFingerprint);
+  badFingerprint[badFingerprint.length - 1]! ^= 1;
+  const atStranger = nextDatagram(stranger);
+  client.send(badFingerprint);
+  client.send(sendIndication(stranger.addr, Buffer.from('no-permission-port')));
+  client.send(sendIndication({ ...peer.addr, address: '127.0.0.2' }, Buffer.from('no-permission-ip')));
+  client.send(sendIndication({ ...peer.addr, port }, Buffer.from('to-the-server-itself')));
+  t.equal(await nextDatagram(peer, 300), undefined, 'a bad FINGERPRINT is dropped');
+  t.same((await atStranger)?.data, Buffer.from('no-permission-port'), 'the permission is per IP: another port of it is reached');
+  atPeer = nextDatagram(peer);
+  const twoPeers = encodeMessage({
+    method: Method.Send,
+    cls: MessageClass.Indication,
+    transactionId: Buffer.alloc(12, 9),
+    cookie: MAGIC_COOKIE,
+    attributes: [xorPeer(peer.addr, Buffer.alloc(12, 9)), xorPeer(stranger.addr, Buffer.alloc(12, 9)), dataAttr(Buffer.from('first-peer'))],
+  });
+  client.send(twoPeers);
+  t.same((await atPeer)?.data, Buffer.from('first-peer'), 'two XOR-PEER-ADDRESS: the engine relays to the first');
+  t.equal((await fast(server, 'to-peer')) - middle.up, 1, 'only the other-port Send took the fast path');
+  t.equal(
+    await counterSum(server.metrics as Parameters<typeof counterSum>[0], 'turnkit_relay_dropped_total', { reason: 'peer-denied' }),
+    1,
+    "the Send to the server's own listening port was refused by the engine",
+  );
+
+  // A reload that denies loopback peers takes the projected permissions with it.
+  const host = { host: '127.0.0.1', port };
+  await server.reload(resolveConfig({ ...input, listen: [host], allowPeers: [] }));
+  client.send(sendIndication(peer.addr, Buffer.from('after-reload')));
+  t.equal(await nextDatagram(peer, 300), undefined, 'after the reload the Send is refused');
+  t.equal((await fast(server, 'to-peer')) - middle.up, 1, 'and not by the fast path');
 });
 
 t.test('native plane: 40 allocations relay at once, each packet to its own client', { skip: planes[1]!.skip }, async (t) => {
