@@ -45,6 +45,7 @@
 #define EVENTS 64
 // A slow-path batch is handed over when it holds this many bytes or datagrams.
 #define BATCH_BYTES (256 * 1024)
+#define BATCH_FIRST_BYTES 4096
 #define BATCH_PACKETS 256
 // Finished slow-path batches waiting to be handed over (one round of reading makes at most
 // EVENTS * 4 * RECV_BATCH / BATCH_PACKETS = 32; beyond READY_BATCHES they would be dropped).
@@ -109,7 +110,7 @@ typedef struct {
   counters_t c;
   // Slow-path batch under construction (owned by the I/O thread).
   uint8_t *batch;
-  size_t batch_len;
+  size_t batch_len, batch_cap;
   int batch_packets;
   struct batch_s *ready[READY_BATCHES];
   int nready;
@@ -200,6 +201,7 @@ static void finish_batch(plane_t *p) {
   }
   p->batch = NULL;
   p->batch_len = 0;
+  p->batch_cap = 0;
   p->batch_packets = 0;
 }
 
@@ -226,10 +228,18 @@ static void hand_over(plane_t *p) {
 static void to_slow_path(plane_t *p, int idx, const addr_t *from, const uint8_t *data, size_t len) {
   size_t need = RECORD_HEADER + ((len + 3) & ~(size_t)3);
   if (p->batch && p->batch_len + need > BATCH_BYTES) finish_batch(p);
-  if (!p->batch) {
-    size_t cap = need > BATCH_BYTES ? need : BATCH_BYTES;
-    p->batch = malloc(cap);
-    if (!p->batch) return;
+  if (p->batch_len + need > p->batch_cap) {
+    // Grown on demand: most batches hold a few requests, and a 256 KiB malloc each time would be
+    // an mmap, page faults and an munmap per batch.
+    size_t cap = p->batch_cap ? p->batch_cap * 2 : BATCH_FIRST_BYTES;
+    while (cap < p->batch_len + need) cap *= 2;
+    uint8_t *grown = realloc(p->batch, cap);
+    if (!grown) {
+      p->c.slow_dropped++;
+      return;
+    }
+    p->batch = grown;
+    p->batch_cap = cap;
   }
   uint8_t *r = p->batch + p->batch_len;
   uint32_t u = (uint32_t)idx;
