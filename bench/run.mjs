@@ -54,6 +54,7 @@ const SERVER_WARMUP = QUICK ? 0.4 : 1.5; // seconds of Binding + ChannelData loa
 const SERVERS = opt('--servers', 'turnkit,turnkit-native,coturn,node-turn,plain-node').split(',');
 const ONLY = opt('--only', '').split(',').filter(Boolean);
 const ALLOC_N = QUICK ? 300 : 3000;
+const ALLOC_WARMUP = QUICK ? 100 : 1000; // unmeasured allocations on a fresh server before an allocation run (JIT)
 const MEM_POINTS = QUICK ? [1000] : [1000, 10000];
 const today = new Date().toISOString().slice(0, 10);
 const OUT = opt('--out', QUICK ? join(BENCH, 'results', 'tmp', `quick-${today}.json`) : join(BENCH, 'results', `${today}.json`));
@@ -384,6 +385,8 @@ async function freshScenario(server, s) {
     const common = ['-m', 'alloc', '-p', String(srv.port), '-P', String(peer.port), '-u', cred.username, '-k', cred.password, '-x', String(srv.pid)];
     let r;
     if (s.kind === 'alloc') {
+      const warm = await gen([...common, '-N', String(ALLOC_WARMUP), '-c', '32', '-d', '30'], 60);
+      if (warm.error) log(`${server} ${s.name} warm-up: ${warm.error}`);
       r = await gen([...common, ...s.args, '-d', '60'], 90);
     } else {
       const n = MEM_POINTS[MEM_POINTS.length - 1];
@@ -543,6 +546,7 @@ async function main() {
     runs: RUNS,
     seconds_per_run: SECONDS,
     warmup_seconds: WARM,
+    alloc_warmup: ALLOC_WARMUP,
     machine: info,
     load_average: { before: load0, after: load1 },
     pinning: { server_cpu: SERVER_CPU, generator_and_echo_peer_cpu: GEN_CPU },
