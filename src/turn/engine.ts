@@ -372,7 +372,7 @@ export class TurnEngine {
       },
       { ...ctx.auth.integrity, fingerprint: getAttribute(request, AttributeType.Fingerprint) !== undefined },
     );
-    this.transactions.set(key, request.transactionId, data, ctx.now);
+    if (!REPROCESSED_METHODS.has(request.method)) this.transactions.set(key, request.transactionId, data, ctx.now);
     const out: RespondOutcome = {
       kind: 'respond',
       data,
@@ -449,6 +449,15 @@ export class TurnEngine {
     this.allocations.delete(allocation);
   }
 }
+
+/**
+ * Requests whose retransmissions are processed again instead of answered from the transaction
+ * cache (RFC 8489 §6.3.1 allows it for idempotent requests that yield the same success response):
+ * a repeated CreatePermission or ChannelBind installs or refreshes the same permission or binding
+ * and gets the same bytes back. They are most of an established allocation's requests, and not
+ * remembering their answers saves ~500 bytes each for 40 s.
+ */
+const REPROCESSED_METHODS: ReadonlySet<number> = new Set([Method.CreatePermission, Method.ChannelBind]);
 
 /**
  * Transaction IDs for Data indications: a counter is enough (RFC 8489 §6: indications need only be

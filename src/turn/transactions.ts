@@ -7,8 +7,9 @@ export const TRANSACTION_WINDOW_MS = 40_000;
 export const MAX_REMEMBERED = 100_000;
 
 /**
- * Remembers the answer to each request for the transaction window, so that a retransmission gets the
+ * Remembers the answer to a request for the transaction window, so that a retransmission gets the
  * same answer instead of being processed again (RFC 8656 §6.2: an Allocate retransmit must not see 437).
+ * The engine keeps only the answers to requests that are not idempotent.
  */
 export class TransactionCache {
   private readonly entries: ExpiringMap<string, Buffer>;

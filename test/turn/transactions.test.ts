@@ -1,7 +1,18 @@
 /** TransactionCache (src/turn/transactions.ts): retransmissions get the remembered answer (RFC 8656 §6.2). */
 import t from 'tap';
 import { MAX_REMEMBERED, TRANSACTION_WINDOW_MS, TransactionCache } from '../../src/turn/transactions.js';
-import { T0, TurnTestClient, allocateRequest, engineConfig, makeEngine, verdict } from '../helpers/turn-client.js';
+import {
+  PEER_A,
+  T0,
+  TurnTestClient,
+  allocateRequest,
+  channelBindRequest,
+  createPermissionRequest,
+  engineConfig,
+  makeEngine,
+  refreshRequest,
+  verdict,
+} from '../helpers/turn-client.js';
 
 const tx = (n: number) => {
   const b = Buffer.alloc(12);
@@ -80,4 +91,30 @@ t.test('engine: error answers are remembered too (a retransmitted 442 stays 442,
   const again = c.send(req, T0 + 1000);
   t.ok(first.kind === 'respond' && again.kind === 'respond' && again.data.equals(first.data));
   t.equal(again.kind === 'respond' ? again.result : undefined, 'error', 'result recovered from the cached bytes');
+});
+
+t.test('engine: a retransmitted CreatePermission or ChannelBind is processed again (RFC 8489 §6.3.1), same bytes back', async (t) => {
+  const engine = makeEngine(engineConfig());
+  const c = new TurnTestClient(engine);
+  const { allocation } = c.allocate(T0, { lifetime: 600 });
+  const perm = createPermissionRequest(c.creds(), [PEER_A]).data;
+  const first = c.send(perm, T0 + 1000);
+  const again = c.send(perm, T0 + 6000);
+  t.ok(first.kind === 'respond' && again.kind === 'respond' && again.data.equals(first.data), 'CreatePermission: the same answer');
+  t.equal(allocation.permissions.get(PEER_A.address), T0 + 6000 + 300_000, 'processed again: the permission runs from the retransmission');
+
+  const bind = channelBindRequest(c.creds(), 0x4000, PEER_A).data;
+  const b1 = c.send(bind, T0 + 7000);
+  const b2 = c.send(bind, T0 + 9000);
+  t.ok(b1.kind === 'respond' && b2.kind === 'respond' && b2.data.equals(b1.data) && b2.result === 'success', 'ChannelBind: the same success');
+  t.equal(allocation.channelsByNumber.get(0x4000)?.expiresAt, T0 + 9000 + 600_000, 'processed again: the binding runs from the retransmission');
+
+  // Refresh is not idempotent (LIFETIME 0 deletes), so its answer is still remembered.
+  const refresh = refreshRequest(c.creds(), 300).data;
+  const r1 = c.send(refresh, T0 + 10_000);
+  const expiresAt = allocation.expiresAt;
+  t.ok(expiresAt > T0 + 10_000, 'Refresh extended the allocation');
+  const r2 = c.send(refresh, T0 + 12_000);
+  t.ok(r1.kind === 'respond' && r2.kind === 'respond' && r2.data.equals(r1.data));
+  t.equal(allocation.expiresAt, expiresAt, 'Refresh: the remembered answer, not processed again');
 });
