@@ -76,19 +76,23 @@ const literalLookup: NonNullable<dgram.SocketOptions['lookup']> = (hostname, opt
   else dns.lookup(hostname, options, callback);
 };
 
+/** Per-datagram send errors (ICMP unreachable and the like) surface as 'error'; UDP is best effort. */
+function ignoreSendError(): void {}
+
 class DgramSocket implements DatagramSocket {
   private closed = false;
   /** Set by `answerBindings`: plain Binding requests are answered here with this after XOR-MAPPED-ADDRESS. */
   bindingSuffix: Buffer | undefined;
+  // Plain fields rather than closures from the bind: a closure made there would keep the bind's
+  // promise and handlers alive for the socket's lifetime (~300 bytes per relay).
   constructor(
     private readonly socket: dgram.Socket,
     readonly local: TransportAddress,
     private readonly counts: { bindings: number },
-    private readonly release: () => void,
+    private readonly held: Set<string>,
+    private readonly heldKey: string,
   ) {
-    socket.on('error', () => {
-      // Per-datagram send errors (ICMP unreachable and the like) surface here; UDP is best effort.
-    });
+    socket.on('error', ignoreSendError);
   }
 
   send(data: Buffer, port: number, address: string): void {
@@ -112,7 +116,7 @@ class DgramSocket implements DatagramSocket {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    this.release();
+    this.held.delete(this.heldKey);
     return new Promise((resolve) => {
       try {
         this.socket.close(() => resolve());
@@ -152,7 +156,7 @@ export function jsDataPlane(): DataPlane {
           const a = socket.address();
           const key = `${host}|${a.port}`;
           held.add(key);
-          resolve(new DgramSocket(socket, toTransportAddress(a.address, a.port), counts, () => held.delete(key)));
+          resolve(new DgramSocket(socket, toTransportAddress(a.address, a.port), counts, held, key));
         });
       });
     },
