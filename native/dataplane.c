@@ -866,18 +866,25 @@ static napi_value js_route(napi_env env, napi_callback_info info) {
   return make_int(env, 0);
 }
 
+// The arguments every projection call starts with — (plane, relayIndex, list, ...) — read into
+// argv, *relay and *n (the list's length). NULL when they do not name a plane and a socket of it
+// (an exception is pending if reading them failed).
+static plane_t *projection_args(napi_env env, napi_callback_info info, size_t argc, napi_value *argv, int32_t *relay, uint32_t *n) {
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  plane_t *p = get_plane(env, argv[0]);
+  CHECK(napi_get_value_int32(env, argv[1], relay));
+  CHECK(napi_get_array_length(env, argv[2], n));
+  return p && *relay >= 0 && *relay < p->nsocks ? p : NULL;
+}
+
 // channels(plane, relayIndex, numbers: number[], ips: string[], ports: number[], validUntilMs: number[])
 // replaces the relay's projected channels (at most MAX_CHANNELS are kept).
 static napi_value js_channels(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  plane_t *p = get_plane(env, argv[0]);
   int32_t relay;
   uint32_t n;
-  CHECK(napi_get_value_int32(env, argv[1], &relay));
-  CHECK(napi_get_array_length(env, argv[2], &n));
-  if (!p || relay < 0 || relay >= p->nsocks) return make_int(env, -EINVAL);
+  plane_t *p = projection_args(env, info, 6, argv, &relay, &n);
+  if (!p) return make_int(env, -EINVAL);
   channel_t ch[MAX_CHANNELS];
   int nch = 0;
   for (uint32_t i = 0; i < n && nch < MAX_CHANNELS; i++) {
@@ -910,15 +917,11 @@ static napi_value js_channels(napi_env env, napi_callback_info info) {
 // replaces the relay's projected permissions (at most MAX_PERMISSIONS are kept); deniedPorts holds
 // DENIED_PORTS entries per permission, 0 for none.
 static napi_value js_permissions(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  plane_t *p = get_plane(env, argv[0]);
   int32_t relay;
   uint32_t n;
-  CHECK(napi_get_value_int32(env, argv[1], &relay));
-  CHECK(napi_get_array_length(env, argv[2], &n));
-  if (!p || relay < 0 || relay >= p->nsocks) return make_int(env, -EINVAL);
+  plane_t *p = projection_args(env, info, 5, argv, &relay, &n);
+  if (!p) return make_int(env, -EINVAL);
   permission_t perm[MAX_PERMISSIONS];
   int nperm = 0;
   for (uint32_t i = 0; i < n && nperm < MAX_PERMISSIONS; i++) {
