@@ -96,7 +96,6 @@ typedef struct {
 typedef struct {
   uint64_t to_peer_packets, to_peer_bytes, to_client_packets, to_client_bytes;
   uint64_t slow_packets, send_errors, truncated, slow_dropped, bindings;
-  uint64_t send_indications, data_indications;
 } counters_t;
 
 typedef struct {
