@@ -11,6 +11,9 @@ set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 deps_file="${TEST_DEPS_FILE:-$here/test-deps.txt}"
+# Tools are looked up without node_modules/.bin, where npm puts packages' commands: the npm
+# `stun` package's `stun` (a STUN server) must not pass for Debian's stun-client.
+sys_path="$(printf '%s' "$PATH" | tr ':' '\n' | grep -v '/node_modules/\.bin/\?$' | paste -sd: -)"
 
 missing_tools=()
 missing_pkgs=()
@@ -19,7 +22,7 @@ declare -A seen_pkg=()
 
 while read -r tool pkg reason; do
   [[ -z "${tool:-}" || "$tool" == \#* ]] && continue
-  if ! command -v "$tool" >/dev/null 2>&1; then
+  if ! PATH="$sys_path" command -v "$tool" >/dev/null 2>&1; then
     missing_tools+=("$tool")
     why["$tool"]="$pkg|$reason"
     if [[ -z "${seen_pkg[$pkg]:-}" ]]; then
@@ -37,7 +40,7 @@ fi
 report_missing() {
   local prefix="$1" tool
   for tool in "${missing_tools[@]}"; do
-    command -v "$tool" >/dev/null 2>&1 && continue
+    PATH="$sys_path" command -v "$tool" >/dev/null 2>&1 && continue
     IFS='|' read -r pkg reason <<< "${why[$tool]}"
     echo "test deps: $tool missing (Debian package $pkg): $reason will be skipped$prefix"
   done
@@ -111,7 +114,7 @@ fi
 
 still=0
 for tool in "${missing_tools[@]}"; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
+  if ! PATH="$sys_path" command -v "$tool" >/dev/null 2>&1; then
     IFS='|' read -r pkg reason <<< "${why[$tool]}"
     echo "test deps: $tool still missing after installing $pkg: $reason will be skipped" >&2
     still=1

@@ -2,7 +2,7 @@
 // options that say plainly why a test did not run.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** What a test needs from the machine: tools on PATH, and/or root (with the reason it needs root). */
@@ -18,12 +18,23 @@ export interface SkipOption {
 
 const toolCache = new Map<string, boolean>();
 
-/** Whether `name` resolves on PATH (`command -v`, so shell builtins and aliases don't fool us). */
+/**
+ * PATH without node_modules/.bin directories, where npm puts packages' commands: the npm `stun`
+ * package's `stun` (a STUN server) must not pass for Debian's vovida `stun` client.
+ */
+export function systemPath(): string {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((d) => d !== '' && !/[\\/]node_modules[\\/]\.bin[\\/]?$/.test(d))
+    .join(delimiter);
+}
+
+/** Whether `name` resolves on the system PATH (`command -v`, so shell builtins and aliases don't fool us). */
 export function hasTool(name: string): boolean {
   const cached = toolCache.get(name);
   if (cached !== undefined) return cached;
   // pass the name as $1 rather than splicing it into the script: no quoting bugs
-  const r = spawnSync('sh', ['-c', 'command -v -- "$1"', 'sh', name], { stdio: 'ignore', timeout: 5000 });
+  const r = spawnSync('sh', ['-c', 'command -v -- "$1"', 'sh', name], { stdio: 'ignore', timeout: 5000, env: { ...process.env, PATH: systemPath() } });
   const found = r.status === 0;
   toolCache.set(name, found);
   return found;

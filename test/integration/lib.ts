@@ -17,6 +17,7 @@ import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type St
 import { AttributeType, MAGIC_COOKIE, MessageClass, Method } from '../../src/stun/constants.js';
 import { decodeAddress, decodeXorAddress } from '../../src/stun/attributes/address.js';
 import type { TransportAddress } from '../../src/stun/ip.js';
+import { systemPath } from '../helpers/tools.js';
 
 // ---------------------------------------------------------------------------------------------
 // Repository and tools
@@ -36,7 +37,7 @@ export const INDEX_PATH = join(repoRoot, 'dist', 'src', 'index.js');
 
 /** Absolute path of an executable on PATH (or an absolute path that is executable), else undefined. */
 export function whichTool(name: string): string | undefined {
-  const candidates = name.includes('/') ? [name] : (process.env.PATH ?? '').split(delimiter).map((d) => join(d, name));
+  const candidates = name.includes('/') ? [name] : systemPath().split(delimiter).map((d) => join(d, name));
   for (const c of candidates) {
     try {
       accessSync(c, fsConstants.X_OK);
