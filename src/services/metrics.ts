@@ -102,6 +102,7 @@ export interface RelayedCounts {
 export type StreamCloseReason =
   | 'idle'
   | 'half-open'
+  | 'slow-frame'
   | 'invalid-frame'
   | 'oversize-frame'
   | 'buffer-limit'
@@ -113,6 +114,7 @@ export type StreamCloseReason =
 export const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
   'idle',
   'half-open',
+  'slow-frame',
   'invalid-frame',
   'oversize-frame',
   'buffer-limit',

@@ -514,8 +514,13 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       // to a TCP relay pipe, what follows it in the same segment is the pipe's first data.
       let received = 0;
       let framed = 0;
+      // Each message must arrive whole within the handshake timeout of its first byte: the idle
+      // timer alone restarts with every byte, so a client trickling a frame could hold a connection
+      // for ever. The deadline runs from the read in which the previous message completed.
+      let frameDeadline: NodeJS.Timeout | undefined;
       const onData = (chunk: Buffer): void => {
         received += chunk.length;
+        const framedBefore = framed;
         const error = framer.push(chunk, (frame) => {
           if (!streamSockets.has(listenerId)) return;
           framed += frame.length;
@@ -528,6 +533,14 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
           handle(event, send);
         });
         if (streamSockets.has(listenerId)) {
+          if (framer.pendingBytes === 0 || framed !== framedBefore) {
+            clearTimeout(frameDeadline);
+            frameDeadline = undefined;
+          }
+          if (framer.pendingBytes > 0 && !frameDeadline && !halfOpen) {
+            frameDeadline = setTimeout(() => closeFor('slow-frame'), config.streamHandshakeTimeout * 1000);
+            frameDeadline.unref();
+          }
           if (error) closeFor(error);
           // A client that does not read its answers is not read either: TCP flow control then slows
           // it down, instead of its answers piling up here.
@@ -537,6 +550,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
           }
           return;
         }
+        clearTimeout(frameDeadline);
         conn.off('data', onData);
         if (received > framed) conn.unshift(chunk.subarray(Math.max(0, chunk.length - (received - framed))));
       };
@@ -544,6 +558,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       conn.on('error', () => conn.destroy());
       conn.on('close', () => {
         clearTimeout(halfOpen);
+        clearTimeout(frameDeadline);
         connections.delete(conn);
         framers.delete(conn);
         senders.delete(listenerId);

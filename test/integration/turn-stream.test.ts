@@ -340,6 +340,40 @@ for (const transport of ['tcp', 'tls'] as const) {
   });
 }
 
+for (const transport of ['tcp', 'tls'] as const) {
+  t.test(`${transport}: a message trickled one byte at a time is cut off; split messages that complete are not`, needOpenssl, async (t) => {
+    // The idle timer restarts with every byte, so only a per-message deadline stops a trickle.
+    const { server, target } = await startStreamTurn(t, { streamHandshakeTimeout: 1, streamIdleTimeout: 30 });
+    const trickler = await TurnStreamClient.open(t, target(transport));
+    const splitter = await TurnStreamClient.open(t, target(transport));
+    for (const c of [trickler, splitter]) {
+      const id = Buffer.alloc(12, 1);
+      await c.write(bindingRequest(id));
+      t.ok(await c.next((f) => f.message?.transactionId.equals(id) ?? false), 'a whole first message is answered');
+    }
+    const slow = bindingRequest(Buffer.alloc(12, 2));
+    let answered = 0;
+    // Both run side by side for about 4 s (20 × 200 ms): the trickler sends one byte each time, the
+    // splitter a message in two halves 200 ms apart, so each of its messages completes within 1 s.
+    for (let i = 0; i < slow.length; i++) {
+      if (!trickler.socket.destroyed) await trickler.write(slow.subarray(i, i + 1)).catch(() => undefined);
+      const id = Buffer.alloc(12, 10 + (i >> 1));
+      const req = bindingRequest(id);
+      if (i % 2 === 0) await splitter.write(req.subarray(0, 9));
+      else {
+        await splitter.write(req.subarray(9));
+        if (await splitter.next((f) => f.message?.transactionId.equals(id) ?? false, 2000)) answered++;
+      }
+      await sleep(200);
+    }
+    t.ok(await trickler.closedWithin(3000), 'the trickling connection was closed');
+    t.equal(await closed(server, transport, 'slow-frame'), 1, 'counted: slow-frame × 1');
+    t.notOk(splitter.socket.destroyed, 'the connection whose split messages complete stays open');
+    t.equal(answered, slow.length / 2, 'each of its split messages was answered');
+    t.equal(await closed(server, transport, 'idle'), 0, 'not by the idle timeout');
+  });
+}
+
 t.test('TLS: a client that connects and never finishes the handshake is cut off', needOpenssl, async (t) => {
   const { server, target } = await startStreamTurn(t, { streamHandshakeTimeout: 1 });
   const tg = target('tls');
