@@ -546,6 +546,10 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
           // it down, instead of its answers piling up here.
           else if (conn.writableLength > config.streamMaxBuffered && !conn.isPaused()) {
             conn.pause();
+            // While we do not read, a half-received message is our doing: its deadline restarts
+            // with the next read after the pause.
+            clearTimeout(frameDeadline);
+            frameDeadline = undefined;
             conn.once('drain', () => conn.resume());
           }
           return;
