@@ -322,6 +322,26 @@ static const permission_t *permission_for(const sock_t *rs, int family, const ui
   return NULL;
 }
 
+// Writes an XOR-MAPPED-ADDRESS or XOR-PEER-ADDRESS attribute (RFC 8489 §14.2) for `addr` at `a`,
+// XORed with `cookie_txid` (the message's magic cookie followed by its transaction ID); returns the
+// attribute's length, header included.
+static size_t put_xor_address(uint8_t *a, uint16_t type, const addr_t *addr, const uint8_t *cookie_txid) {
+  int v4 = addr->sa.sa_family == AF_INET;
+  size_t xlen = v4 ? 8 : 20;
+  a[0] = (uint8_t)(type >> 8);
+  a[1] = (uint8_t)type;
+  a[2] = 0;
+  a[3] = (uint8_t)xlen;
+  a[4] = 0;
+  a[5] = v4 ? 1 : 2;
+  uint16_t port = ntohs(v4 ? addr->v4.sin_port : addr->v6.sin6_port) ^ (uint16_t)(MAGIC_COOKIE >> 16);
+  a[6] = (uint8_t)(port >> 8);
+  a[7] = (uint8_t)port;
+  const uint8_t *ip = v4 ? (const uint8_t *)&addr->v4.sin_addr : (const uint8_t *)&addr->v6.sin6_addr;
+  for (size_t i = 0; i < (v4 ? 4u : 16u); i++) a[8 + i] = ip[i] ^ cookie_txid[i];
+  return 4 + xlen;
+}
+
 // Queues one datagram toward `to` through the listener `fd` (sent by flush_out): `head_len` bytes
 // of p->out_head[k] (0 for none), then `data`, then `pad` zero bytes.
 static void queue_out_parts(plane_t *p, int k, int fd, void *to, size_t head_len, uint8_t *data, size_t len, size_t pad) {
@@ -347,32 +367,18 @@ static void queue_out(plane_t *p, int fd, void *to, uint8_t *data, size_t len) {
 static int fast_binding(plane_t *p, int listener, const addr_t *from, uint8_t *d, size_t len) {
   sock_t *ls = &p->socks[listener];
   if (len != 20 || !ls->tmpl || d[0] != 0 || d[1] != 1 || d[2] != 0 || d[3] != 0) return 0;
-  uint32_t cookie = (uint32_t)d[4] << 24 | (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7];
-  if (cookie != MAGIC_COOKIE) return 0;
+  if (get32(d + 4) != MAGIC_COOKIE) return 0;
   addr_t *to = (addr_t *)(d + ANSWER_ADDR_OFFSET);
   *to = *from;
   uint8_t *r = d + ANSWER_OFFSET;
-  int v4 = from->sa.sa_family == AF_INET;
-  size_t xlen = v4 ? 8 : 20;
-  size_t body = 4 + xlen + ls->tmpl_len;
+  size_t alen = put_xor_address(r + 20, 0x0020, from, d + 4);  // XOR-MAPPED-ADDRESS
+  size_t body = alen + ls->tmpl_len;
   r[0] = 0x01;
   r[1] = 0x01;
   r[2] = (uint8_t)(body >> 8);
   r[3] = (uint8_t)body;
   memcpy(r + 4, d + 4, 16);  // cookie and transaction ID
-  uint8_t *a = r + 20;
-  a[0] = 0x00;  // XOR-MAPPED-ADDRESS (RFC 8489 §14.2)
-  a[1] = 0x20;
-  a[2] = 0;
-  a[3] = (uint8_t)xlen;
-  a[4] = 0;
-  a[5] = v4 ? 1 : 2;
-  uint16_t port = ntohs(v4 ? from->v4.sin_port : from->v6.sin6_port) ^ (uint16_t)(MAGIC_COOKIE >> 16);
-  a[6] = (uint8_t)(port >> 8);
-  a[7] = (uint8_t)port;
-  const uint8_t *ip = v4 ? (const uint8_t *)&from->v4.sin_addr : (const uint8_t *)&from->v6.sin6_addr;
-  for (size_t i = 0; i < (v4 ? 4u : 16u); i++) a[8 + i] = ip[i] ^ d[4 + i];  // cookie, then transaction ID
-  memcpy(a + 4 + xlen, ls->tmpl, ls->tmpl_len);
+  memcpy(r + 20 + alen, ls->tmpl, ls->tmpl_len);
   queue_out(p, ls->fd, to, r, 20 + body);
   p->c.bindings++;
   return 1;
@@ -491,18 +497,7 @@ static int fast_data_indication(plane_t *p, sock_t *rs, const addr_t *from, uint
   h[6] = 0xa4;
   h[7] = 0x42;
   memcpy(h + 8, p->data_txid, 12);
-  uint8_t *a = h + 20;
-  a[0] = 0x00;  // XOR-PEER-ADDRESS
-  a[1] = 0x12;
-  a[2] = 0;
-  a[3] = (uint8_t)xlen;
-  a[4] = 0;
-  a[5] = v4 ? 1 : 2;
-  uint16_t port = ntohs(v4 ? from->v4.sin_port : from->v6.sin6_port) ^ (uint16_t)(MAGIC_COOKIE >> 16);
-  a[6] = (uint8_t)(port >> 8);
-  a[7] = (uint8_t)port;
-  for (size_t i = 0; i < (v4 ? 4u : 16u); i++) a[8 + i] = ip[i] ^ h[4 + i];
-  a += 4 + xlen;
+  uint8_t *a = h + 20 + put_xor_address(h + 20, 0x0012, from, h + 4);  // XOR-PEER-ADDRESS
   a[0] = 0x00;  // DATA
   a[1] = 0x13;
   a[2] = (uint8_t)(len >> 8);
