@@ -3,9 +3,10 @@
  * A nonce carries its own expiry and an HMAC over it, so the server keeps no per-client table and
  * any process holding the same key can check it. Pure: time comes in as `nowMs`.
  */
-import { createHmac, randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, randomFillSync, timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 import { ConfigError } from '../errors.js';
+import { hmacSha256 } from '../stun/hmac.js';
 import { ExpiringMap } from './expiring-map.js';
 
 /** RFC 8489 §9.2.1: the prefix that marks a nonce as carrying STUN Security Features. */
@@ -99,6 +100,7 @@ export class NonceIssuer {
   readonly lifetimeMs: number;
   readonly #key: Buffer;
   readonly #prefix: string;
+  readonly #prefixBytes: Buffer;
   /**
    * Nonces known to be authentic (minted here, or checked), with the client IP they are bound to
    * until their expiry: a client sends the same nonce with each request, and one HMAC each is enough.
@@ -119,6 +121,7 @@ export class NonceIssuer {
     let features = SecurityFeature.PasswordAlgorithms;
     if (options.usernameAnonymity ?? true) features |= SecurityFeature.UsernameAnonymity;
     this.#prefix = cookiePrefix(features);
+    this.#prefixBytes = Buffer.from(this.#prefix, 'latin1');
   }
 
   /** A fresh nonce for `clientIp` (the source IP, without port), valid until nowMs + lifetimeMs. */
@@ -128,7 +131,7 @@ export class NonceIssuer {
     const token = Buffer.alloc(TOKEN_BYTES);
     token.writeUIntBE(expiry, 0, EXPIRY_BYTES);
     drawSalt(token, EXPIRY_BYTES);
-    this.#mac(this.#prefix, token, clientIp).copy(token, EXPIRY_BYTES + SALT_BYTES, 0, MAC_BYTES);
+    this.#mac(this.#prefixBytes, token, clientIp).copy(token, EXPIRY_BYTES + SALT_BYTES, 0, MAC_BYTES);
     const nonce = this.#prefix + token.toString('base64url');
     this.#authentic.set(nonce, clientIp, expiry);
     return nonce;
@@ -142,7 +145,7 @@ export class NonceIssuer {
   check(nonce: string, nowMs: number, clientIp: string): NonceCheck {
     if (nonce.length !== NONCE_LENGTH || !nonce.startsWith(NONCE_COOKIE)) return 'invalid';
     if (this.#authentic.get(nonce, nowMs) === clientIp) return 'valid';
-    const prefix = nonce.slice(0, COOKIE_FEATURES_LENGTH);
+    const prefix = Buffer.from(nonce.slice(0, COOKIE_FEATURES_LENGTH), 'latin1');
     const tokenText = nonce.slice(COOKIE_FEATURES_LENGTH);
     if (!TOKEN_PATTERN.test(tokenText)) return 'invalid';
     const token = Buffer.from(tokenText, 'base64url');
@@ -161,13 +164,9 @@ export class NonceIssuer {
     this.#authentic.expire(nowMs);
   }
 
-  #mac(prefix: string, token: Buffer, clientIp: string): Buffer {
+  #mac(prefix: Buffer, token: Buffer, clientIp: string): Buffer {
     // The client IP is the only variable-length field and comes last, so the input is unambiguous.
-    return createHmac('sha256', this.#key)
-      .update(prefix, 'latin1')
-      .update(token.subarray(0, EXPIRY_BYTES + SALT_BYTES))
-      .update(clientIp, 'utf8')
-      .digest();
+    return hmacSha256(this.#key, prefix, token.subarray(0, EXPIRY_BYTES + SALT_BYTES), Buffer.from(clientIp, 'utf8'));
   }
 
   /** Keeps the key out of console.log / util.inspect output. */
