@@ -3,7 +3,7 @@ import { encodeAddress, encodeXorAddress } from '../stun/attributes/address.js';
 import { encodeErrorCode } from '../stun/attributes/error-code.js';
 import { encodeUnknownAttributes } from '../stun/attributes/unknown-attributes.js';
 import { softwareValue } from '../stun/server.js';
-import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type StunMessage } from '../stun/message.js';
+import { decodeMessage, encodeMessage, getAttribute, type EncodeOptions, type StunAttribute, type StunMessage } from '../stun/message.js';
 import type { TransportAddress } from '../stun/ip.js';
 import {
   handleBindingRequest,
@@ -70,6 +70,19 @@ export const DEFAULT_UNAUTH_LIMIT: RateLimit = { burst: 20, perSecond: 10 };
 export type PeerPacketOutcome =
   | { kind: 'to-client'; data: Buffer }
   | { kind: 'relay-drop'; reason: 'no-permission' };
+
+/**
+ * The answer's EncodeOptions: one object shape whatever the integrity, where a spread of the three
+ * shapes made V8 define each answer's options on its slow path (~2.5 % of an allocation's CPU).
+ */
+function signingOptions(sign: EncodeOptions, fingerprint: boolean): EncodeOptions {
+  return {
+    integrity: sign.integrity,
+    integritySha256: sign.integritySha256,
+    integritySha256Length: sign.integritySha256Length,
+    fingerprint,
+  };
+}
 
 /**
  * The TURN server's protocol state machine (RFC 8656): client messages and peer packets in, actions
@@ -370,7 +383,7 @@ export class TurnEngine {
         cookie: request.cookie,
         attributes,
       },
-      { ...ctx.auth.integrity, fingerprint: getAttribute(request, AttributeType.Fingerprint) !== undefined },
+      signingOptions(ctx.auth.integrity, getAttribute(request, AttributeType.Fingerprint) !== undefined),
     );
     if (!REPROCESSED_METHODS.has(request.method)) this.transactions.set(key, request.transactionId, data, ctx.now);
     const out: RespondOutcome = {
