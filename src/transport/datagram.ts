@@ -6,6 +6,7 @@ import type { TransportAddress } from '../stun/ip.js';
 import type { FastPathCounts } from '../services/metrics.js';
 import type { ProjectedChannel, ProjectedPermission } from '../turn/projection.js';
 import { toTransportAddress } from './address.js';
+import { PortSet } from './port-set.js';
 
 /** Receives one datagram: its bytes and the sender's IP and port. */
 export type DatagramHandler = (data: Buffer, address: string, port: number) => void;
@@ -89,8 +90,9 @@ class DgramSocket implements DatagramSocket {
     private readonly socket: dgram.Socket,
     readonly local: TransportAddress,
     private readonly counts: { bindings: number },
-    private readonly held: Set<string>,
-    private readonly heldKey: string,
+    private readonly held: PortSet,
+    /** The host as bound (the held port's key; `local` drops an IPv6 zone). */
+    private readonly host: string,
   ) {
     socket.on('error', ignoreSendError);
   }
@@ -116,7 +118,7 @@ class DgramSocket implements DatagramSocket {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    this.held.delete(this.heldKey);
+    this.held.delete(this.host, this.local.port);
     return new Promise((resolve) => {
       try {
         this.socket.close(() => resolve());
@@ -130,7 +132,7 @@ class DgramSocket implements DatagramSocket {
 /** The pure JavaScript data plane: one `dgram` socket per listener and relay. */
 export function jsDataPlane(): DataPlane {
   const counts = { bindings: 0 };
-  const held = new Set<string>();
+  const held = new PortSet();
   return {
     name: 'js',
     bind(host, port, opts = {}) {
@@ -153,10 +155,10 @@ export function jsDataPlane(): DataPlane {
               // The kernel caps buffer sizes (net.core.rmem_max); the default still works, only burstier loss.
             }
           }
-          const a = socket.address();
-          const key = `${host}|${a.port}`;
-          held.add(key);
-          resolve(new DgramSocket(socket, toTransportAddress(a.address, a.port), counts, held, key));
+          // A relay binds the port it drew: getsockname would only repeat it (and costs ~1 % of an allocation).
+          const boundPort = port !== 0 ? port : socket.address().port;
+          held.add(host, boundPort);
+          resolve(new DgramSocket(socket, toTransportAddress(host, boundPort), counts, held, host));
         });
       });
     },
@@ -164,7 +166,7 @@ export function jsDataPlane(): DataPlane {
     answerBindings(listener, suffix) {
       if (listener instanceof DgramSocket) listener.bindingSuffix = suffix;
     },
-    holds: (host, port) => held.has(`${host}|${port}`),
+    holds: (host, port) => held.has(host, port),
     counts: () => ({ toPeerPackets: 0, toPeerBytes: 0, toClientPackets: 0, toClientBytes: 0, bindings: counts.bindings }),
     close: () => Promise.resolve(),
   };

@@ -6,6 +6,7 @@ import { formatIp, type TransportAddress } from '../stun/ip.js';
 import { toTransportAddress } from './address.js';
 import type { ProjectedChannel, ProjectedPermission } from '../turn/projection.js';
 import type { BindOptions, DataPlane, DatagramHandler, DatagramSocket, PlaneCounts } from './datagram.js';
+import { PortSet } from './port-set.js';
 
 /** Where `npm run build` puts the compiled addon (scripts/build-native.mjs), relative to this module. */
 const ADDON_URL = new URL('../../native/dataplane.node', import.meta.url);
@@ -63,7 +64,8 @@ class NativeSocket implements DatagramSocket {
     readonly index: number,
     readonly generation: number,
     readonly local: TransportAddress,
-    readonly heldKey: string,
+    /** The host as bound (the held port's key; `local` drops an IPv6 zone). */
+    readonly host: string,
   ) {}
 
   send(data: Buffer, port: number, address: string): void {
@@ -88,8 +90,8 @@ class NativePlane implements DataPlane {
   readonly addon = loadAddon();
   readonly handle: unknown;
   private readonly sockets: Array<NativeSocket | undefined> = [];
-  /** `host|port` of every open socket, for `holds`. */
-  private readonly held = new Set<string>();
+  /** The port of every open socket, for `holds`. */
+  private readonly held = new PortSet();
   private stopped = false;
 
   constructor() {
@@ -101,18 +103,18 @@ class NativePlane implements DataPlane {
     const r = this.addon.open(this.handle, opts.relay ? KIND_RELAY : KIND_LISTENER, host, port, opts.bufferBytes ?? 0);
     if (typeof r === 'number') return Promise.reject(bindError(-r, host, port));
     const [index, boundPort, generation] = r;
-    const socket = new NativeSocket(this, index, generation, toTransportAddress(host, boundPort), `${host}|${boundPort}`);
+    const socket = new NativeSocket(this, index, generation, toTransportAddress(host, boundPort), host);
     this.sockets[index] = socket;
-    this.held.add(socket.heldKey);
+    this.held.add(host, boundPort);
     return Promise.resolve(socket);
   }
 
   holds(host: string, port: number): boolean {
-    return this.held.has(`${host}|${port}`);
+    return this.held.has(host, port);
   }
 
   forget(socket: NativeSocket): void {
-    this.held.delete(socket.heldKey);
+    this.held.delete(socket.host, socket.local.port);
     if (this.sockets[socket.index] === socket) this.sockets[socket.index] = undefined;
     if (!this.stopped) this.addon.close(this.handle, socket.index);
   }
