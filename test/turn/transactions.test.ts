@@ -25,8 +25,8 @@ t.test('the window covers a client\'s whole retransmission span (RFC 8489 §6.2.
   const cache = new TransactionCache();
   const answer = Buffer.from('answer');
   cache.set('1|198.51.100.7|40000', tx(1), answer, T0);
-  t.equal(cache.get('1|198.51.100.7|40000', tx(1), T0), answer);
-  t.equal(cache.get('1|198.51.100.7|40000', tx(1), T0 + 39_500), answer, 'still there at 39.5 s');
+  t.same(cache.get('1|198.51.100.7|40000', tx(1), T0), answer);
+  t.same(cache.get('1|198.51.100.7|40000', tx(1), T0 + 39_500), answer, 'still there at 39.5 s');
   t.equal(cache.get('1|198.51.100.7|40000', tx(1), T0 + TRANSACTION_WINDOW_MS), undefined, 'gone at the end of the window');
 });
 
@@ -39,6 +39,19 @@ t.test('answers are per 5-tuple and per transaction ID', async (t) => {
   cache.set('1|198.51.100.7|40000', tx(2), Buffer.from('b'), T0);
   t.same(cache.get('1|198.51.100.7|40000', tx(1), T0), Buffer.from('a'));
   t.same(cache.get('1|198.51.100.7|40000', tx(2), T0), Buffer.from('b'));
+});
+
+t.test('an answer comes back byte for byte, whatever its bytes', async (t) => {
+  const cache = new TransactionCache();
+  const answer = Buffer.alloc(512);
+  for (let i = 0; i < answer.length; i++) answer[i] = (i * 167 + 13) & 0xff;
+  const id = Buffer.alloc(12);
+  for (let i = 0; i < 12; i++) id[i] = 0xf4 + i;
+  cache.set('1|2001:db8::1|40000', id, answer, T0);
+  const back = cache.get('1|2001:db8::1|40000', Buffer.from(id), T0);
+  t.ok(back && back.equals(answer), 'every byte value survives');
+  answer[0] ^= 0xff;
+  t.not(back?.[0], answer[0], 'a copy: changing the sent Buffer later does not change the remembered answer');
 });
 
 t.test('expire forgets answers older than the window', async (t) => {
