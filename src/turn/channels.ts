@@ -18,6 +18,38 @@ export interface ChannelBinding {
 /** Why a ChannelBind cannot be honoured (RFC 8656 §11.2: both answer 400). */
 export type ChannelBindConflict = 'channel-in-use' | 'peer-bound-elsewhere';
 
+/** The binding (usable or not) indexed for the peer `ip`:`port`, if any. */
+function peerEntry(allocation: Allocation, ip: string, port: number): ChannelBinding | undefined {
+  const e = allocation.channelsByPeer.get(ip);
+  if (e === undefined) return undefined;
+  if (e instanceof Map) return e.get(port);
+  return e.peer.port === port ? e : undefined;
+}
+
+/** Indexes `binding` under its peer, replacing what that peer address had. */
+function indexPeer(allocation: Allocation, binding: ChannelBinding): void {
+  const { address, port } = binding.peer;
+  const e = allocation.channelsByPeer.get(address);
+  if (e instanceof Map) e.set(port, binding);
+  else if (e === undefined || e.peer.port === port) allocation.channelsByPeer.set(address, binding);
+  else allocation.channelsByPeer.set(address, new Map([[e.peer.port, e], [port, binding]]));
+}
+
+/** Drops the index entry of the peer address `peer`; an IP left with one port goes back to a plain entry. */
+function unindexPeer(allocation: Allocation, peer: TransportAddress): void {
+  const e = allocation.channelsByPeer.get(peer.address);
+  if (e instanceof Map) {
+    e.delete(peer.port);
+    if (e.size <= 1) {
+      const last = e.values().next().value;
+      if (last === undefined) allocation.channelsByPeer.delete(peer.address);
+      else allocation.channelsByPeer.set(peer.address, last);
+    }
+  } else if (e !== undefined && e.peer.port === peer.port) {
+    allocation.channelsByPeer.delete(peer.address);
+  }
+}
+
 /** True while the binding is kept (usable or quarantined). */
 function kept(b: ChannelBinding, now: number): boolean {
   return b.expiresAt + CHANNEL_QUARANTINE_MS > now;
@@ -32,7 +64,7 @@ export function channelBindConflict(allocation: Allocation, channel: number, pee
   if (existing && kept(existing, now) && (existing.peer.address !== peer.address || existing.peer.port !== peer.port)) {
     return 'channel-in-use';
   }
-  const other = allocation.channelsByPeer.get(peer.address)?.get(peer.port);
+  const other = peerEntry(allocation, peer.address, peer.port);
   if (other && kept(other, now) && other.channel !== channel) return 'peer-bound-elsewhere';
   return undefined;
 }
@@ -40,15 +72,10 @@ export function channelBindConflict(allocation: Allocation, channel: number, pee
 /** Binds or refreshes `channel` to `peer` (call channelBindConflict first). */
 export function bindChannel(allocation: Allocation, channel: number, peer: TransportAddress, now: number, lifetimeMs = CHANNEL_LIFETIME_MS): void {
   const stale = allocation.channelsByNumber.get(channel);
-  if (stale) allocation.channelsByPeer.get(stale.peer.address)?.delete(stale.peer.port);
+  if (stale) unindexPeer(allocation, stale.peer);
   const binding: ChannelBinding = { channel, peer, expiresAt: now + lifetimeMs };
   allocation.channelsByNumber.set(channel, binding);
-  let byPort = allocation.channelsByPeer.get(peer.address);
-  if (!byPort) {
-    byPort = new Map();
-    allocation.channelsByPeer.set(peer.address, byPort);
-  }
-  byPort.set(peer.port, binding);
+  indexPeer(allocation, binding);
 }
 
 /** The usable binding for a channel number (client → peer direction), if any. */
@@ -59,7 +86,7 @@ export function bindingForChannel(allocation: Allocation, channel: number, now: 
 
 /** The usable channel for a peer (peer → client direction), if any; no string is built per packet. */
 export function channelForPeer(allocation: Allocation, ip: string, port: number, now: number): ChannelBinding | undefined {
-  const b = allocation.channelsByPeer.get(ip)?.get(port);
+  const b = peerEntry(allocation, ip, port);
   return b && b.expiresAt > now ? b : undefined;
 }
 
@@ -68,9 +95,7 @@ export function pruneChannels(allocation: Allocation, now: number): void {
   for (const [n, b] of allocation.channelsByNumber) {
     if (!kept(b, now)) {
       allocation.channelsByNumber.delete(n);
-      const byPort = allocation.channelsByPeer.get(b.peer.address);
-      byPort?.delete(b.peer.port);
-      if (byPort && byPort.size === 0) allocation.channelsByPeer.delete(b.peer.address);
+      unindexPeer(allocation, b.peer);
     }
   }
 }

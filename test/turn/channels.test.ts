@@ -90,7 +90,36 @@ t.test('pruneChannels keeps quarantined bindings and drops only those past quara
   pruneChannels(a, T0 + 900 * S); // 0x4000 quarantine ends at 900 s; 0x4001's at 1100 s
   t.same([...a.channelsByNumber.keys()], [0x4001]);
   t.equal(channelForPeer(a, P1.address, P1.port, T0), undefined, 'peer index updated');
-  t.ok(a.channelsByPeer.get(P2.address)?.get(P2.port));
+  t.equal(channelForPeer(a, P2.address, P2.port, T0 + 200 * S)?.channel, 0x4001);
+});
+
+t.test('one peer IP with channels on several ports: each port finds its own', async (t) => {
+  const a = allocation();
+  const P1c = { ...P1b, port: P1b.port + 1 };
+  bindChannel(a, 0x4000, P1, T0);
+  bindChannel(a, 0x4001, P1b, T0);
+  bindChannel(a, 0x4002, P1c, T0);
+  t.equal(channelForPeer(a, P1.address, P1.port, T0)?.channel, 0x4000);
+  t.equal(channelForPeer(a, P1b.address, P1b.port, T0)?.channel, 0x4001);
+  t.equal(channelForPeer(a, P1c.address, P1c.port, T0)?.channel, 0x4002);
+  t.equal(channelForPeer(a, P1.address, P1c.port + 1, T0), undefined, 'an unbound port of the same IP');
+  t.equal(channelBindConflict(a, 0x4003, P1b, T0), 'peer-bound-elsewhere');
+  // 0x4001 and 0x4002 are refreshed, 0x4000 lapses and is pruned after its quarantine.
+  bindChannel(a, 0x4001, P1b, T0 + 600 * S);
+  bindChannel(a, 0x4002, P1c, T0 + 600 * S);
+  pruneChannels(a, T0 + 900 * S);
+  t.equal(channelForPeer(a, P1.address, P1.port, T0 + 900 * S), undefined, 'the pruned port is gone');
+  t.equal(channelForPeer(a, P1b.address, P1b.port, T0 + 900 * S)?.channel, 0x4001);
+  t.equal(channelForPeer(a, P1c.address, P1c.port, T0 + 900 * S)?.channel, 0x4002);
+  // Down to one port: still found, and the IP's entry goes when the last binding does.
+  pruneChannels(a, T0 + 1800 * S);
+  t.equal(a.channelsByPeer.has(P1.address), false);
+  bindChannel(a, 0x4005, P1c, T0 + 1800 * S);
+  bindChannel(a, 0x4006, P1b, T0 + 1800 * S);
+  bindChannel(a, 0x4006, P1, T0 + 1800 * S + 1);
+  t.equal(channelForPeer(a, P1b.address, P1b.port, T0 + 1800 * S + 1), undefined, 'a number moved to another port leaves the old one');
+  t.equal(channelForPeer(a, P1.address, P1.port, T0 + 1800 * S + 1)?.channel, 0x4006);
+  t.equal(channelForPeer(a, P1c.address, P1c.port, T0 + 1800 * S + 1)?.channel, 0x4005);
 });
 
 t.test('rebinding a number whose quarantine ended moves it to the new peer in both indexes', async (t) => {
