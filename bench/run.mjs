@@ -54,7 +54,7 @@ const SERVER_WARMUP = QUICK ? 0.4 : 1.5; // seconds of Binding + ChannelData loa
 const SERVERS = opt('--servers', 'turnkit,turnkit-native,coturn,node-turn,plain-node').split(',');
 const ONLY = opt('--only', '').split(',').filter(Boolean);
 const ALLOC_N = QUICK ? 300 : 3000;
-const ALLOC_WARMUP = QUICK ? 100 : 1000; // unmeasured allocations on a fresh server before an allocation run (JIT)
+const ALLOC_WARMUP = QUICK ? 100 : 3000; // unmeasured allocations on a fresh server before an allocation run (V8 compiles the path meanwhile)
 const MEM_POINTS = QUICK ? [1000] : [1000, 10000];
 const today = new Date().toISOString().slice(0, 10);
 const OUT = opt('--out', QUICK ? join(BENCH, 'results', 'tmp', `quick-${today}.json`) : join(BENCH, 'results', `${today}.json`));
@@ -387,7 +387,8 @@ async function freshScenario(server, s) {
     if (s.kind === 'alloc') {
       const warm = await gen([...common, '-N', String(ALLOC_WARMUP), '-c', '32', '-d', '30'], 60);
       if (warm.error) log(`${server} ${s.name} warm-up: ${warm.error}`);
-      r = await gen([...common, ...s.args, '-d', '60'], 90);
+      // Clients of their own (source addresses after the warm-up's), as new clients would be.
+      r = await gen([...common, ...s.args, '-I', String(ALLOC_WARMUP), '-d', '60'], 90);
     } else {
       const n = MEM_POINTS[MEM_POINTS.length - 1];
       r = await gen([...common, '-N', String(n), '-c', '32', '-E', '-K', MEM_POINTS.join(','), '-d', '100'], 150);
