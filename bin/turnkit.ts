@@ -50,6 +50,12 @@ function addSchemaOptions(cmd: Command): Command {
     .option('--config <file>', 'YAML configuration file (flags > TURNKIT_* environment > file > defaults)');
 }
 
+/** The negated flags that turn a listener off, and the setting each one sets to false. */
+const LISTENER_OFF_FLAGS = [
+  ['http', 'http_listen'],
+  ['metrics', 'metrics_listen'],
+] as const;
+
 /** The commander property name of a flag ("--max-lifetime <s>" → maxLifetime). */
 function attributeName(spec: OptionSpec): string {
   // A negated flag ("--no-web") is stored by commander under the positive name (web).
@@ -65,9 +71,13 @@ function gatherInput(opts: Record<string, unknown>): { input: ConfigInput; expla
   const flags = new Map<OptionSpec, unknown>();
   for (const spec of OPTIONS) {
     const value = opts[attributeName(spec)];
-    // --no-software / --no-http / --no-metrics make commander store false under the same name.
+    // --no-software makes commander store false under the option's own name.
     if (value === false) flags.set(spec, false);
     else if (value !== undefined && value !== true) flags.set(spec, value);
+  }
+  // --no-http and --no-metrics are stored as http / metrics: they turn those listeners off.
+  for (const [negated, key] of LISTENER_OFF_FLAGS) {
+    if (opts[negated] === false) flags.set(OPTIONS.find((o) => o.key === key)!, false);
   }
   const flagInput = loadFlags(flags);
   layers.push({ input: flagInput, source: { kind: 'flag' } });

@@ -59,6 +59,34 @@ for (const [args, message] of badFlags) {
   });
 }
 
+/** The ready line a `serve` child logs (every line before it lands in `lines`). */
+interface ReadyLine {
+  listeners: Array<{ transport: string; address: string; port: number }>;
+  credentials?: string;
+  metrics?: string;
+}
+
+function readyLine(child: ReturnType<typeof spawn>, lines: string[]): Promise<ReadyLine> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no ready line')), 10_000);
+    let buf = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) !== -1) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        lines.push(line);
+        const parsed = JSON.parse(line) as ReadyLine & { msg: string };
+        if (parsed.msg === 'ready') {
+          clearTimeout(timer);
+          resolve(parsed);
+        }
+      }
+    });
+  });
+}
+
 t.test('serve binds, logs one ready line with its listeners, answers Binding, exits 0 on SIGTERM', async (t) => {
   const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--log-level', 'info'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -67,24 +95,7 @@ t.test('serve binds, logs one ready line with its listeners, answers Binding, ex
     if (child.exitCode === null) child.kill('SIGKILL');
   });
   const lines: string[] = [];
-  const ready = await new Promise<{ listeners: Array<{ transport: string; address: string; port: number }> }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no ready line')), 10_000);
-    let buf = '';
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) !== -1) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        const parsed = JSON.parse(line) as { msg: string; listeners: Array<{ transport: string; address: string; port: number }> };
-        if (parsed.msg === 'ready') {
-          clearTimeout(timer);
-          resolve(parsed);
-        }
-      }
-    });
-  });
+  const ready = await readyLine(child, lines);
   t.ok(lines.some((l) => /TLS listener off/.test(l)), 'says in one line that TLS is off without a certificate');
   const udp = ready.listeners.find((l) => l.transport === 'udp')!;
   t.equal(udp.address, '127.0.0.1');
@@ -106,4 +117,19 @@ t.test('serve binds, logs one ready line with its listeners, answers Binding, ex
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   child.kill('SIGTERM');
   t.equal(await exited, 0, 'graceful shutdown exits 0');
+});
+
+t.test('--no-http and --no-metrics leave the credential service and the metrics listener off', async (t) => {
+  const args = ['serve', '--listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0', '--log-level', 'info'];
+  for (const [extra, credentials, metrics] of [
+    [[], true, true],
+    [['--no-http'], false, true],
+    [['--no-metrics'], true, false],
+    [['--no-http', '--no-metrics'], false, false],
+  ] as const) {
+    const child = spawn(process.execPath, [BIN, ...args, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ready = await readyLine(child, []).finally(() => child.kill('SIGKILL'));
+    t.equal(ready.credentials !== undefined, credentials, `${extra.join(' ') || 'no flag'}: credential service ${credentials ? 'on' : 'off'}`);
+    t.equal(ready.metrics !== undefined, metrics, `${extra.join(' ') || 'no flag'}: metrics ${metrics ? 'on' : 'off'}`);
+  }
 });
