@@ -104,6 +104,9 @@ typedef struct {
   int epfd, wakefd, running;
   sock_t *socks;
   int nsocks, cap;
+  // Indices of closed sockets, reused before the array grows: a scan for one cost an open O(n).
+  int *free_idx;
+  int nfree;
   int *routes;
   napi_threadsafe_function tsfn;
   counters_t c;
@@ -686,9 +689,10 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (!p) return NULL;
   p->cap = 1024;
   p->socks = calloc((size_t)p->cap, sizeof(sock_t));
+  p->free_idx = malloc(sizeof(int) * (size_t)p->cap);
   p->routes = malloc(sizeof(int) * ROUTE_BUCKETS);
   p->slots = malloc((size_t)SLOTS * SLOT_BYTES);
-  if (!p->socks || !p->routes || !p->slots) {
+  if (!p->socks || !p->free_idx || !p->routes || !p->slots) {
     napi_throw_error(env, NULL, "dataplane: out of memory");
     return NULL;
   }
@@ -742,23 +746,21 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   socklen_t bl = sizeof(bound);
   getsockname(fd, &bound.sa, &bl);
   pthread_mutex_lock(&p->lock);
-  int idx = -1;
-  for (int i = 0; i < p->nsocks; i++) {
-    if (p->socks[i].kind == KIND_FREE) {
-      idx = i;
-      break;
-    }
-  }
-  if (idx < 0) {
+  int idx;
+  if (p->nfree > 0) {
+    idx = p->free_idx[--p->nfree];
+  } else {
     if (p->nsocks == p->cap) {
       sock_t *grown = realloc(p->socks, sizeof(sock_t) * (size_t)p->cap * 2);
-      if (!grown) {
+      int *grown_free = grown ? realloc(p->free_idx, sizeof(int) * (size_t)p->cap * 2) : NULL;
+      if (grown) p->socks = grown;
+      if (!grown_free) {
         pthread_mutex_unlock(&p->lock);
         close(fd);
         return make_int(env, -ENOMEM);
       }
       memset(grown + p->cap, 0, sizeof(sock_t) * (size_t)p->cap);
-      p->socks = grown;
+      p->free_idx = grown_free;
       p->cap *= 2;
     }
     idx = p->nsocks++;
@@ -803,6 +805,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     free(s->tmpl);
     s->tmpl = NULL;
     s->gen++;
+    p->free_idx[p->nfree++] = idx;
   }
   pthread_mutex_unlock(&p->lock);
   return NULL;
@@ -1041,6 +1044,9 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   free(p->slots);
   free(p->routes);
   free(p->socks);
+  free(p->free_idx);
+  p->free_idx = NULL;
+  p->nfree = 0;
   p->socks = NULL;
   p->nsocks = 0;
   return NULL;

@@ -73,6 +73,32 @@ for (const p of planes) {
     await a.close();
   });
 
+  t.test(`${p.name} plane: closed sockets' places are reused, and each datagram reaches the socket now open`, { skip: p.skip }, async (t) => {
+    const plane = p.make();
+    t.teardown(() => plane.close());
+    const sender = await plane.bind('127.0.0.1', 0);
+    const first = await Promise.all(Array.from({ length: 300 }, () => plane.bind('127.0.0.1', 0, { relay: true })));
+    const stale: string[] = [];
+    for (const [i, s] of first.entries()) s.onMessage(() => stale.push(`closed socket ${i}`));
+    // Close every other one, then open as many again: they take the freed places.
+    await Promise.all(first.filter((_, i) => i % 2 === 0).map((s) => s.close()));
+    const second = await Promise.all(Array.from({ length: 150 }, () => plane.bind('127.0.0.1', 0, { relay: true })));
+    const targets = [...first.filter((_, i) => i % 2 === 1), ...second];
+    let delivered = 0;
+    const all = targets.map((s, i) => {
+      const got = nextDatagram(s);
+      sender.send(Buffer.from(`to ${i}`), s.local.port, '127.0.0.1');
+      return got.then((d) => {
+        if (d?.data.toString() === `to ${i}` && d.port === sender.local.port) delivered++;
+      });
+    });
+    await Promise.all(all);
+    t.equal(delivered, targets.length, 'every open socket got its own datagram');
+    t.same(stale, [], 'no closed socket heard anything');
+    await Promise.all(targets.map((s) => s.close()));
+    await sender.close();
+  });
+
   t.test(`${p.name} plane: IPv6 on ::1, both directions, sender address intact`, { skip: p.skip || (ipv6 ? false : '::1 cannot be bound here') }, async (t) => {
     const plane = p.make();
     t.teardown(() => plane.close());
