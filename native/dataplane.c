@@ -84,10 +84,12 @@ typedef struct {
   addr_t client;
   int routed;
   int next_route;  // chain in the route hash
+  // Each a block of exactly nch / nperm entries, or NULL: inline arrays of the maximum made every
+  // socket ~650 bytes, and the socket array (doubled as it grows) ~1 KB per allocation at 10,000.
   int nch;
-  channel_t ch[MAX_CHANNELS];
+  channel_t *ch;
   int nperm;
-  permission_t perm[MAX_PERMISSIONS];
+  permission_t *perm;
   // Listeners: the Binding answer's attributes after XOR-MAPPED-ADDRESS, or NULL (slow path).
   uint8_t *tmpl;
   size_t tmpl_len;
@@ -802,6 +804,10 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     s->kind = KIND_FREE;
     s->nch = 0;
     s->nperm = 0;
+    free(s->ch);
+    s->ch = NULL;
+    free(s->perm);
+    s->perm = NULL;
     free(s->tmpl);
     s->tmpl = NULL;
     s->gen++;
@@ -874,6 +880,20 @@ static plane_t *projection_args(napi_env env, napi_callback_info info, size_t ar
   return p && *relay >= 0 && *relay < p->nsocks ? p : NULL;
 }
 
+// Replaces the block at *slot with a copy of n entries of `size` bytes; returns how many it holds.
+// Out of memory it holds none, which leaves that relay's packets to JavaScript (the slow path).
+static int set_entries(void **slot, const void *src, int n, size_t size) {
+  void *block = n > 0 ? realloc(*slot, size * (size_t)n) : NULL;
+  if (!block) {
+    free(*slot);
+    *slot = NULL;
+    return 0;
+  }
+  memcpy(block, src, size * (size_t)n);
+  *slot = block;
+  return n;
+}
+
 // channels(plane, relayIndex, numbers: number[], ips: string[], ports: number[], validUntilMs: number[])
 // replaces the relay's projected channels (at most MAX_CHANNELS are kept).
 static napi_value js_channels(napi_env env, napi_callback_info info) {
@@ -903,8 +923,9 @@ static napi_value js_channels(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&p->lock);
   sock_t *s = &p->socks[relay];
   if (s->kind == KIND_RELAY) {
-    memcpy(s->ch, ch, sizeof(channel_t) * (size_t)nch);
-    s->nch = nch;
+    void *block = s->ch;
+    s->nch = set_entries(&block, ch, nch, sizeof(channel_t));
+    s->ch = block;
   }
   pthread_mutex_unlock(&p->lock);
   return make_int(env, nch);
@@ -946,8 +967,9 @@ static napi_value js_permissions(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&p->lock);
   sock_t *s = &p->socks[relay];
   if (s->kind == KIND_RELAY) {
-    memcpy(s->perm, perm, sizeof(permission_t) * (size_t)nperm);
-    s->nperm = nperm;
+    void *block = s->perm;
+    s->nperm = set_entries(&block, perm, nperm, sizeof(permission_t));
+    s->perm = block;
   }
   pthread_mutex_unlock(&p->lock);
   return make_int(env, nperm);
@@ -1029,6 +1051,11 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
     p->socks[i].kind = KIND_FREE;
     free(p->socks[i].tmpl);
     p->socks[i].tmpl = NULL;
+    free(p->socks[i].ch);
+    p->socks[i].ch = NULL;
+    free(p->socks[i].perm);
+    p->socks[i].perm = NULL;
+    p->socks[i].nch = p->socks[i].nperm = 0;
   }
   close(p->epfd);
   close(p->wakefd);
