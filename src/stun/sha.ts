@@ -174,5 +174,7 @@ function writeWord(out: Uint8Array, at: number, v: number): void {
 export function digest(hash: BlockHash, parts: readonly Uint8Array[]): Buffer {
   const out = Buffer.alloc(hash.digestBytes);
   finishDigest(hash, Int32Array.from(hash.iv), 0, parts, out, 0);
+  // What it hashes is a key: leave none of it in the shared scratch block.
+  pending.fill(0);
   return out;
 }
