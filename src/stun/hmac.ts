@@ -8,7 +8,8 @@ interface KeyPads {
 
 /**
  * Pads per key Buffer, for as long as that Buffer lives: a server checks and signs with the same
- * cached long-term key for every request of a user, so the two key blocks are hashed once.
+ * cached long-term key for every request of a user, so the two key blocks are hashed once. A key
+ * Buffer is therefore never changed in place once used (none is: keys are derived into new ones).
  */
 const padsByHash = new Map<BlockHash, WeakMap<Buffer, KeyPads>>([
   [SHA1, new WeakMap()],
