@@ -454,6 +454,9 @@ export class TurnEngine {
   expire(now: number): { allocations: Allocation[]; reservations: Array<{ token: string }>; tcpConnections: TcpConnection[] } {
     this.transactions.expire(now);
     this.config.nonces.forgetExpired(now);
+    this.challengeLimiter.forgetRefilled(now);
+    this.failureLimiter.forgetRefilled(now);
+    this.usernameFailures.forgetRefilled(now);
     return { allocations: this.allocations.expire(now), reservations: this.reservations.expire(now), tcpConnections: this.tcpConnections.expire(now) };
   }
 

@@ -30,6 +30,25 @@ export class SourceLimiter {
     return Math.min(this.limit.burst, b.tokens + (Math.max(0, now - b.at) / 1000) * this.limit.perSecond) >= this.limit.burst;
   }
 
+  /**
+   * Forgets the buckets that have refilled by `now`: a full bucket answers exactly as an absent one,
+   * and every client IP that came once would otherwise keep one (~240 bytes) up to MAX_SOURCES.
+   * Walks from the least recently used and stops at the first used within a full refill, so it
+   * costs what it forgets.
+   */
+  forgetRefilled(now: number): void {
+    const refillMs = (this.limit.burst / this.limit.perSecond) * 1000;
+    for (const [source, b] of this.buckets) {
+      if (!(now - b.at >= refillMs)) break;
+      this.buckets.delete(source);
+    }
+  }
+
+  /** How many sources have a bucket. */
+  get size(): number {
+    return this.buckets.size;
+  }
+
   /** Takes one token for `source`; false when its bucket is empty. */
   take(source: string, now: number): boolean {
     let b = this.buckets.get(source);
