@@ -32,7 +32,7 @@ export class SourceLimiter {
 
   /**
    * Forgets the buckets that have refilled by `now`: a full bucket answers exactly as an absent one,
-   * and every client IP that came once would otherwise keep one (~240 bytes) up to MAX_SOURCES.
+   * and every client IP that came once would otherwise keep one (~100 bytes) up to MAX_SOURCES.
    * Walks from the least recently used and stops at the first used within a full refill, so it
    * costs what it forgets.
    */
