@@ -20,7 +20,7 @@
 // TEST_KILL_GRACE_S (15), TEST_VERBOSE=1 (stderr of passing files too),
 // TEST_SKIP_INSTALL=1.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -538,6 +538,37 @@ function report(r, v) {
 
 // ------------------------------------------------------------------ main --
 
+/** True while a process with this PID exists (EPERM: it does, someone else's). */
+function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the network namespaces a lab test made (test/lab/lab.ts names them tk<pid><tag>-client,
+ * -nat, -inet) whose test process is gone and in which nothing runs: a run killed mid-test cannot
+ * take its own down, and they would stay for good. Returns what it did, one line each.
+ */
+function removeStaleLabNamespaces() {
+  if (process.getuid?.() !== 0) return [];
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  if (list.status !== 0) return [];
+  const done = [];
+  for (const line of list.stdout.split('\n')) {
+    const m = /^(tk(\d+)[a-z]*-(?:client|nat|inet))(?:\s|$)/.exec(line);
+    if (!m || pidAlive(Number(m[2]))) continue;
+    const pids = spawnSync('ip', ['netns', 'pids', m[1]], { encoding: 'utf8' });
+    if (pids.status !== 0 || pids.stdout.trim() !== '') continue;
+    const del = spawnSync('ip', ['netns', 'del', m[1]], { encoding: 'utf8' });
+    if (del.status === 0) done.push(`# removed network namespace ${m[1]}: left by test process ${m[2]}, which is gone`);
+  }
+  return done;
+}
+
 async function main() {
   const argv = process.argv.slice(2);
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -606,6 +637,8 @@ async function main() {
     // The optional native data plane: it reports why when it cannot be built, and the tests of it skip.
     await runStep(process.execPath, [join(ROOT, 'scripts', 'build-native.mjs')], CONFIG.buildTimeoutMs);
   }
+
+  for (const line of removeStaleLabNamespaces()) out(line);
 
   // 3. select
   const { files, problems } = selectFiles(paths);
