@@ -786,6 +786,18 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// Frees what a socket entry points at (projected channels and permissions, Binding template).
+static void free_blocks(sock_t *s) {
+  free(s->ch);
+  s->ch = NULL;
+  s->nch = 0;
+  free(s->perm);
+  s->perm = NULL;
+  s->nperm = 0;
+  free(s->tmpl);
+  s->tmpl = NULL;
+}
+
 // close(plane, index)
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -802,14 +814,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
     epoll_ctl(p->epfd, EPOLL_CTL_DEL, s->fd, NULL);
     close(s->fd);
     s->kind = KIND_FREE;
-    s->nch = 0;
-    s->nperm = 0;
-    free(s->ch);
-    s->ch = NULL;
-    free(s->perm);
-    s->perm = NULL;
-    free(s->tmpl);
-    s->tmpl = NULL;
+    free_blocks(s);
     s->gen++;
     p->free_idx[p->nfree++] = idx;
   }
@@ -1049,13 +1054,7 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   for (int i = 0; i < p->nsocks; i++) {
     if (p->socks[i].kind != KIND_FREE) close(p->socks[i].fd);
     p->socks[i].kind = KIND_FREE;
-    free(p->socks[i].tmpl);
-    p->socks[i].tmpl = NULL;
-    free(p->socks[i].ch);
-    p->socks[i].ch = NULL;
-    free(p->socks[i].perm);
-    p->socks[i].perm = NULL;
-    p->socks[i].nch = p->socks[i].nperm = 0;
+    free_blocks(&p->socks[i]);
   }
   close(p->epfd);
   close(p->wakefd);
