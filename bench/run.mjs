@@ -83,6 +83,8 @@ const SCENARIOS = [
   { name: 'binding-sat', desc: 'STUN Binding at saturation (4 sockets × 16 in flight)', kind: 'loop', mode: 'stun', args: ['-s', '4', '-w', '16'], quick: true, metrics: [M.rate, M.us, M.p50, M.p99, M.srvPct, M.genPct] },
   { name: 'binding-20k', desc: 'STUN Binding at a fixed offered 20k req/s', kind: 'loop', mode: 'stun', args: ['-s', '4', '-w', '256', '-r', '20000'], quick: true, metrics: [M.p50, M.p99, M.loss, M.us] },
   { name: 'binding-unloaded', desc: 'STUN Binding, 1 in flight (unloaded round trip)', kind: 'loop', mode: 'stun', args: ['-s', '1', '-w', '1'], quick: false, metrics: [M.p50, M.p99] },
+  // The generator busy-polls: on a VM an idle vCPU halts, and waking it costs tens of µs on each side.
+  { name: 'binding-unloaded-spin', desc: 'STUN Binding, 1 in flight, generator busy-polling (its own wake-up is not in the round trip)', kind: 'loop', mode: 'stun', args: ['-s', '1', '-w', '1', '-b'], quick: false, metrics: [M.p50, M.p99] },
   relay('relay-cd-100B-x1', 'ChannelData 100 B round trips, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '100'], false),
   relay('relay-cd-100B-x100', 'ChannelData 100 B round trips, 100 allocations × 2 in flight', ['-c', '100', '-w', '2', '-l', '100'], true, [M.rate, M.loss, M.p50, M.p99, M.cpuPerM, M.srvPct, M.genPct]),
   relay('relay-cd-1000B-x1', 'ChannelData 1000 B round trips, 1 allocation × 64 in flight', ['-c', '1', '-w', '64', '-l', '1000'], false),
@@ -319,6 +321,10 @@ async function ceiling() {
   const e = await gen(['-m', 'echo', '-p', String(ep), '-s', '4', '-w', '16', '-l', '100', ...genSecs(), '-x', String(echo.pid)], hard());
   // The relay shape: 100 "allocations" × 2 in flight, ChannelData-framed, straight to the C echo.
   const rx = await gen(['-m', 'relay', '-Z', '-p', String(ep), '-c', '100', '-w', '2', '-l', '100', ...genSecs(), '-x', String(echo.pid)], hard());
+  // The latency floor: the unloaded round trip to a C responder, for the scenarios that measure it.
+  for (const sc of SCENARIOS.filter((x) => x.name.startsWith('binding-unloaded'))) {
+    push(`ceiling-c-${sc.name}`, 'c-responder', await gen(['-m', 'stun', '-p', String(sp), ...sc.args, ...genSecs()], hard()));
+  }
   await stop(stun);
   await stop(echo);
   push('ceiling-c-binding', 'c-responder', b);
@@ -473,6 +479,10 @@ function report(doc, file) {
   console.log(`\ngenerator ceiling (same C generator vs trivial C responders on CPU 1):`);
   console.log(`  Binding ${fmt(ceil.binding?.median)}/s${cap('binding')}`);
   console.log(`  echo 100 B, 4 sockets × 16 ${fmt(ceil.echo_100B?.median)} round trips/s${cap('echo_100B')}`);
+  if (ceil.binding_unloaded_p50_us) {
+    const spin = ceil.binding_unloaded_spin_p50_us ? `, ${fmt(ceil.binding_unloaded_spin_p50_us.median)} µs with the generator busy-polling` : '';
+    console.log(`  latency floor: Binding to a C responder, 1 in flight, p50 ${fmt(ceil.binding_unloaded_p50_us.median)} µs${spin}`);
+  }
   if (ceil.relay_shape_x100) console.log(`  echo 100 B ChannelData-framed, 100 sockets × 2 ${fmt(ceil.relay_shape_x100?.median)} round trips/s${cap('relay_shape_x100')}`);
   for (const [s, why] of Object.entries(doc.skipped ?? {})) console.log(`skipped ${s}: ${why}`);
   console.log(`\nresults: ${file} (${doc.wall_seconds.toFixed(0)} s)`);
@@ -540,6 +550,10 @@ async function main() {
     ceil[`${name}_gen_cpu_pct`] = stats(ceilRuns(k).map((r) => r.gen_cpu_pct));
     // What one core of generator could drive at this CPU cost per op (the capacity, not a measurement).
     ceil[`${name}_gen_us_per_op`] = stats(ceilRuns(k).map((r) => r.gen_us_per_op));
+  }
+  for (const name of ['binding-unloaded', 'binding-unloaded-spin']) {
+    const runsOf = ceilRuns(`ceiling-c-${name}`);
+    if (runsOf.length) ceil[`${name.replaceAll('-', '_')}_p50_us`] = stats(runsOf.map((r) => r.p50_us));
   }
   const doc = {
     date: new Date().toISOString(),

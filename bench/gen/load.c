@@ -16,6 +16,8 @@
  *         -r offered ops/s (0 = closed loop, saturation) -n max ops measured -x server pid -y peer pid
  *         -u user -k password -R realm -T timeout ms (lost after it, default 500)
  *         -I first client source index: TURN clients bind 127.1.x.y from this index on, one address each.
+ *         -b busy-poll: never sleep between answers, so the generator's own wake-up from an idle CPU
+ *            (tens of µs on a VM whose idle vCPU halts) is not part of the round trips it measures.
  * Prints one JSON object on stdout. Only 127.0.0.0/8 addresses are accepted. */
 #include "common.h"
 #include <sys/epoll.h>
@@ -37,6 +39,7 @@ enum { M_STUN, M_ECHO, M_RELAY, M_ALLOC };
 static int mode = M_STUN, nsock = 4, window = 16, plen = 100, nclients = 8, send_ind = 0, bind_anyway = 0, noturn = 0;
 static int port = 0, peer_port = 0, server_pid = 0, peer_pid = 0, nalloc = 1000, extras = 0, timeout_ms = 500;
 static double dur = 5, warm = 1, rate = 0; static long maxops = 0;
+static int busy_poll = 0; /* -b */
 static int src_base = 0; /* -I: first client source address index (a fresh range per run, so no 5-tuple repeats one of an earlier run) */
 static const char *user = "test", *pass = "test", *realm = "example.org", *checkpoints = "";
 static uint8_t tail[2048]; /* shared payload bytes after the id */
@@ -225,7 +228,7 @@ static int run_loop(void) {
     }
     rr = (rr + 1) % nflows;
     nready = 0;
-    if (!activity) {
+    if (!activity && !busy_poll) {
       uint64_t wait_ns = 5000000ull;
       if (rate > 0) { double next = pace_t + 1e9 / rate - (double)now_ns(); wait_ns = next > 0 ? (uint64_t)next : 0; }
       if (wait_ns > 0) {
@@ -370,7 +373,7 @@ static int run_alloc(void) {
 
 int main(int argc, char **argv) {
   int c;
-  while ((c = getopt(argc, argv, "m:p:P:s:w:c:l:d:W:r:n:x:y:u:k:R:N:K:T:I:SBZE")) != -1) {
+  while ((c = getopt(argc, argv, "m:p:P:s:w:c:l:d:W:r:n:x:y:u:k:R:N:K:T:I:SBZEb")) != -1) {
     switch (c) {
       case 'm': mode = !strcmp(optarg, "stun") ? M_STUN : !strcmp(optarg, "echo") ? M_ECHO : !strcmp(optarg, "relay") ? M_RELAY : !strcmp(optarg, "alloc") ? M_ALLOC : -1; break;
       case 'p': port = atoi(optarg); break;
@@ -396,6 +399,7 @@ int main(int argc, char **argv) {
       case 'B': bind_anyway = 1; break;
       case 'Z': noturn = 1; break;
       case 'E': extras = 1; break;
+      case 'b': busy_poll = 1; break;
       default: fprintf(stderr, "see the comment at the top of bench/gen/load.c\n"); return 2;
     }
   }
