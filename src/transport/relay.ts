@@ -41,7 +41,9 @@ export async function openRelay(
   opts: { even?: boolean; reserveNext?: boolean } = {},
 ): Promise<{ relay: RelaySocket; reserved?: RelaySocket } | undefined> {
   for (let draws = 0, binds = 0; binds < BIND_ATTEMPTS && draws < MAX_DRAWS; draws++) {
-    let port = randomInt(range.min, range.max + 1);
+    // randomInt answers a heap number; stored in a TransportAddress it would turn every object of
+    // that shape's port field into a boxed double (16 bytes more each, three per allocation).
+    let port = randomInt(range.min, range.max + 1) | 0;
     if (opts.even && port % 2 === 1) port = port === range.max ? port - 1 : port + 1;
     if (opts.even && (port < range.min || port % 2 === 1)) continue;
     if (opts.reserveNext && port + 1 > range.max) continue;
