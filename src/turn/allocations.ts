@@ -2,6 +2,7 @@ import type { StunTransport } from '../stun/server.js';
 import type { IpFamily, TransportAddress } from '../stun/ip.js';
 import type { ChannelBinding } from './channels.js';
 import { accountOf } from './credentials.js';
+import { SmallMap } from './small-map.js';
 
 /** RFC 8656 §2: the 5-tuple of a client's allocation, plus which listener it came in on. */
 export interface FiveTuple {
@@ -39,15 +40,15 @@ export interface Allocation {
   /** When it was created (for the lifetime histogram). */
   readonly createdAt: number;
   /** Peer IP → permission expiry (RFC 8656 §9). */
-  readonly permissions: Map<string, number>;
+  readonly permissions: SmallMap<string, number>;
   /** Channel number → binding (client → peer lookups). */
-  readonly channelsByNumber: Map<number, ChannelBinding>;
+  readonly channelsByNumber: SmallMap<number, ChannelBinding>;
   /**
    * Peer IP → its binding, or port → binding when that IP has bindings on several ports (peer →
    * client lookups without building a string per packet; one IP, one port is the common case, and
    * a Map per allocation for it cost ~190 bytes of heap).
    */
-  readonly channelsByPeer: Map<string, ChannelBinding | Map<number, ChannelBinding>>;
+  readonly channelsByPeer: SmallMap<string, ChannelBinding | Map<number, ChannelBinding>>;
 }
 
 /** True when the allocation has a relayed address of `family` (a dual allocation has both). */
@@ -127,9 +128,9 @@ export class AllocationTable {
       relayTransport: init.relayTransport,
       expiresAt: init.expiresAt,
       createdAt: init.createdAt,
-      permissions: new Map(),
-      channelsByNumber: new Map(),
-      channelsByPeer: new Map(),
+      permissions: new SmallMap(),
+      channelsByNumber: new SmallMap(),
+      channelsByPeer: new SmallMap(),
     };
     this.byKey.set(key, allocation);
     this.byId.set(id, allocation);
