@@ -16,6 +16,8 @@
 //   --out FILE         results file (default bench/results/<YYYY-MM-DD>.json; --quick: bench/results/tmp/)
 //   --no-install       do not run bench/install-deps.sh
 //   --report FILE      print the table of a saved results file and exit
+//   --halt-poll-ns N   root, VM guests: set the guest's idle halt polling (cpuidle-haltpoll) to N ns
+//                      for the run and restore it after; the machine's value is in the results
 import { spawn, execFileSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -43,7 +45,7 @@ const opt = (name, dflt) => {
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : dflt;
 };
 if (flag('--help') || flag('-h')) {
-  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 18).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
+  console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 20).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'));
   process.exit(0);
 }
 const QUICK = flag('--quick');
@@ -57,6 +59,12 @@ const ALLOC_N = QUICK ? 300 : 3000;
 const ALLOC_WARMUP = QUICK ? 100 : 3000; // unmeasured allocations on a fresh server before an allocation run (V8 compiles the path meanwhile)
 const MEM_POINTS = QUICK ? [1000] : [1000, 10000];
 const today = new Date().toISOString().slice(0, 10);
+const HALT_POLL = '/sys/module/haltpoll/parameters/guest_halt_poll_ns';
+const HALT_POLL_NS = opt('--halt-poll-ns');
+if (HALT_POLL_NS !== undefined && !/^\d+$/.test(HALT_POLL_NS)) {
+  console.error(`bench: --halt-poll-ns wants a whole number of nanoseconds (e.g. 200000), not "${HALT_POLL_NS}"`);
+  process.exit(2);
+}
 const OUT = opt('--out', QUICK ? join(BENCH, 'results', 'tmp', `quick-${today}.json`) : join(BENCH, 'results', `${today}.json`));
 const T_START = Date.now();
 
@@ -178,6 +186,26 @@ async function stop(child) {
 }
 function cleanup() {
   for (const c of started) { try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ } }
+  restoreHaltPoll();
+}
+
+/** The machine's own halt-polling value while --halt-poll-ns has replaced it. */
+let haltPollSaved = null;
+/** Sets the guest's halt polling for this run (an idle vCPU that halts at once pays a VM exit per wake-up). */
+function setHaltPoll(ns) {
+  try {
+    haltPollSaved = readFileSync(HALT_POLL, 'utf8').trim();
+    writeFileSync(HALT_POLL, ns);
+  } catch (e) {
+    console.error(`bench: --halt-poll-ns needs root and a guest kernel with cpuidle-haltpoll (${HALT_POLL}): ${e.code ?? e.message}`);
+    process.exit(2);
+  }
+  log(`guest halt polling ${haltPollSaved} -> ${ns} ns for this run`);
+}
+function restoreHaltPoll() {
+  if (haltPollSaved === null) return;
+  try { writeFileSync(HALT_POLL, haltPollSaved); } catch { /* reported by the next run's machine info */ }
+  haltPollSaved = null;
 }
 process.on('exit', cleanup);
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { cleanup(); process.exit(130); });
@@ -473,6 +501,7 @@ function report(doc, file) {
   const ceil = doc.generator_ceiling;
   console.log(`\nturnkit bench — ${info.cpu_model}, ${info.cores} cores, Node ${info.node}, coturn ${info.coturn ?? '–'}, node-turn ${info.node_turn ?? '–'}, turnkit ${info.turnkit_commit}`);
   console.log(`${doc.runs} run(s) each, ${doc.seconds_per_run} s measured; median [min–max]; ↑ higher is better, ↓ lower is better; ratios are turnkit ÷ peer (medians).`);
+  if (info.guest_halt_poll_ns != null) console.log(`guest halt polling ${info.guest_halt_poll_ns} ns (cpuidle-haltpoll; 0: an idle vCPU halts at once and each wake-up is a VM exit)`);
   console.log(`load average before ${la.before.map((x) => x.toFixed(2)).join(' ')}, after ${la.after.map((x) => x.toFixed(2)).join(' ')} (2 cores: above ~2.5 the machine was busy and absolute numbers are low)\n`);
   console.log(table(doc));
   const cap = (k) => (ceil[`${k}_gen_us_per_op`]?.median > 0 ? `, generator ${ceil[`${k}_gen_us_per_op`].median.toFixed(2)} µs CPU/op ≈ ${fmt(1e6 / ceil[`${k}_gen_us_per_op`].median)}/s per core` : '');
@@ -505,6 +534,8 @@ function machine() {
     coturn: have('turnserver') ? sh('turnserver', ['--version'])?.split('\n').pop() ?? null : null,
     node_turn: nodeTurn,
     gcc: sh('gcc', ['-dumpfullversion']),
+    // Idle vCPUs that halt at once (0) put a VM exit into every unloaded round trip.
+    guest_halt_poll_ns: existsSync(HALT_POLL) ? Number(readFileSync(HALT_POLL, 'utf8').trim()) : null,
     turnkit_commit: gitRev,
     turnkit_src_uncommitted_changes: dirty ? dirty.split('\n').length : 0,
     dist_built: existsSync(join(ROOT, 'dist/bin/turnkit.js')) ? statSync(join(ROOT, 'dist/bin/turnkit.js')).mtime.toISOString() : null,
@@ -518,6 +549,7 @@ async function main() {
     return;
   }
   build();
+  if (HALT_POLL_NS !== undefined) setHaltPoll(HALT_POLL_NS);
   const info = machine();
   const load0 = os.loadavg();
   log(`${info.cpu_model}, ${info.cores} cores, Node ${info.node}, coturn ${info.coturn ?? 'absent'}, node-turn ${info.node_turn ?? 'absent'}; load ${load0.map((x) => x.toFixed(2)).join(' ')}`);
@@ -573,6 +605,7 @@ async function main() {
     raw: results,
     wall_seconds: (Date.now() - T_START) / 1000,
   };
+  restoreHaltPoll();
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, JSON.stringify(doc, null, 1) + '\n');
   report(doc, OUT);
