@@ -9,7 +9,10 @@
  * - relay only (`&relay=1`): the same, with relay candidates on both ends of the selected pair and
  *   turnkit_relayed_bytes_total growing; a screenshot of the page (ICE panel included) goes to
  *   test-output/conference.png;
- * - closing one page mid-call: the other is told and drops the peer.
+ * - closing one page mid-call: the other is told and drops the peer;
+ * - Chromium calling Firefox (Debian's firefox-esr over WebDriver BiDi, fake media), relay only:
+ *   each decodes the other's video over relay ↔ relay, libwebrtc's TURN client on one side and
+ *   Firefox's (nICEr) on the other.
  *
  * The browser is one process group (launchServer, so we hold its PID), closed in teardown by the
  * handle and then force-killed by that PID if still there.
@@ -20,6 +23,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chromiumMissing, launchChromium, within } from '../helpers/chromium.js';
+import { firefoxMissing, launchFirefox } from '../helpers/firefox.js';
 import { counterSum, freePortRange, repoRoot, startTurnkit, type RunningServer, type Teardown } from './lib.js';
 
 t.setTimeout(150_000);
@@ -37,6 +41,7 @@ interface Cand {
   type: string;
   protocol: string;
   address: string;
+  port?: number;
   relayProtocol?: string;
   mdns: boolean;
 }
@@ -177,6 +182,44 @@ t.test('conference page through turnkit in Chromium', { skip: chromiumMissing() 
     await new Promise((r) => setTimeout(r, 2500));
     const pb2 = (await peers(b))[0]!;
     t.ok((pb2.bitrateInKbps ?? 0) > 0, `bitrate in after the restart: ${pb2.bitrateInKbps?.toFixed(0)} kbit/s`);
+  });
+
+  t.test('relay only, Chromium ↔ Firefox: each decodes the other through turnkit', { skip: firefoxMissing() }, async (t) => {
+    const firefox = await launchFirefox(t);
+    t.comment(`${firefox.version} (pid ${firefox.pid})`);
+    const before = await counterSum(server.metrics, 'turnkit_relayed_bytes_total');
+    const c = await open(t, browser, `${base}?room=delta&relay=1`, log);
+    const f = await firefox.newPage(`${base}?room=delta&relay=1`);
+    t.teardown(() => f.close().catch(() => undefined));
+    const decodes = 'turnkitConference.peers().some((p) => p.framesDecoded > 0 && p.selected?.local !== undefined)';
+    await Promise.all([decoding(c), f.waitFor(decodes, 40_000)]);
+    const where = (c?: Cand) => `${c?.address}:${c?.port}`;
+    // The two sides' stats are read one after the other while ICE may still switch pairs: read
+    // again until both name the same pair (or 10 s pass, and the checks below say what differs).
+    let pc: PeerSummary;
+    let pf: PeerSummary;
+    const until = Date.now() + 10_000;
+    for (;;) {
+      pc = (await peers(c))[0]!;
+      pf = (await f.evaluate<PeerSummary[]>('turnkitConference.peers()'))[0]!;
+      const agreed = where(pc.selected?.remote) === where(pf.selected?.local) && where(pf.selected?.remote) === where(pc.selected?.local);
+      if (agreed || Date.now() > until) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    for (const [side, p, other] of [['chromium', pc, pf], ['firefox', pf, pc]] as const) {
+      t.ok(p.framesDecoded > 0, `${side} decodes the other's video (${p.framesDecoded} frames)`);
+      t.equal(p.selected?.local?.type, 'relay', `${side}: selected local candidate is relay`, { p: JSON.stringify(p.selected) });
+      // A check that arrives before the candidate it comes from was signalled makes that address
+      // peer-reflexive on the receiving side (RFC 8445 §7.3.1.3); it is still the other's relay.
+      t.equal(where(p.selected?.remote), where(other.selected?.local), `${side}: selected remote candidate is the other's relayed address (${p.selected?.remote?.type})`, {
+        pairs: JSON.stringify({ chromium: pc.selected, firefox: pf.selected }),
+      });
+      t.ok(['relay', 'prflx'].includes(p.selected?.remote?.type ?? ''), `${side}: selected remote candidate is relay, or prflx for it`);
+      t.ok(p.candidates.filter((x) => x.side === 'local').every((x) => x.type === 'relay'), `${side}: only relay candidates gathered`);
+    }
+    t.equal(pc.id, await f.evaluate<string>('turnkitConference.id()'), 'the Chromium page is connected to the Firefox page');
+    const after = await counterSum(server.metrics, 'turnkit_relayed_bytes_total');
+    t.ok(after - before > 10_000, `turnkit relayed ${after - before} bytes`);
   });
 
   t.end();
