@@ -13,7 +13,7 @@ import { counterSum, metricsJson, repoRoot, sleep, startRelayTurn, type RunningS
 /** The fixture page, which defines window.runTurnTest. */
 const RELAY_PAGE = join(repoRoot, 'test', 'integration', 'turn-browser-page.html');
 /** The realm of the browser tests' TURN servers. */
-export const REALM = 'example.org';
+const REALM = 'example.org';
 /** Messages sent each way on the data channel. */
 export const MESSAGES = 10;
 
@@ -47,9 +47,6 @@ export interface IceServer {
   username: string;
   credential: string;
 }
-
-/** Runs the page's runTurnTest with these ICE servers in some browser. */
-export type RunPage = (iceServer: IceServer, timeoutMs: number) => Promise<PageResult>;
 
 /** Serves the fixture page over HTTP on 127.0.0.1 (a secure context, unlike a file: URL); returns its URL. */
 export async function serveRelayPage(t: Teardownable): Promise<string> {
