@@ -88,7 +88,6 @@ export function startBrowserTurn(
 export async function counters(server: RunningServer) {
   return {
     created: await counterSum(server.metrics, 'turnkit_allocation_events_total', { event: 'created' }),
-    deleted: await counterSum(server.metrics, 'turnkit_allocation_events_total', { event: 'deleted' }),
     toPeer: await counterSum(server.metrics, 'turnkit_relayed_packets_total', { direction: 'to-peer' }),
     toClient: await counterSum(server.metrics, 'turnkit_relayed_packets_total', { direction: 'to-client' }),
     denied: await counterSum(server.metrics, 'turnkit_peer_denied_total'),
