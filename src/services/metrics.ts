@@ -9,6 +9,19 @@ import { PEER_CONNECTION_REFUSALS } from '../turn/handlers/connection-attempt.js
 
 const TRANSPORTS: readonly StunTransport[] = ['udp', 'tcp', 'tls'];
 
+const KNOWN_METHODS: ReadonlySet<number> = new Set<number>(Object.values(Method));
+/** Stands for every method number turnkit does not know, so that label sets stay closed. */
+const OTHER_METHOD = 0xffff;
+
+/**
+ * The `method` label of a STUN method: its RFC name, or `other` for numbers no RFC here defines.
+ * Unknown methods come from unauthenticated, spoofable datagrams; a label per number would let
+ * anyone add thousands of series.
+ */
+export function methodLabel(method: number): string {
+  return KNOWN_METHODS.has(method) ? methodName(method) : 'other';
+}
+
 /** The server's metrics, with bounded label sets (never an address, port or username). */
 export interface StunMetrics {
   registry: Registry;
@@ -181,7 +194,7 @@ export function createStunMetrics(
   const requestKey = (transport: StunTransport, method: number, result: 'success' | 'error'): number =>
     (TRANSPORTS.indexOf(transport) * 0x10000 + method) * 2 + (result === 'error' ? 1 : 0);
   const countRequest = (transport: StunTransport, method: number, result: 'success' | 'error'): void => {
-    const key = requestKey(transport, method, result);
+    const key = requestKey(transport, KNOWN_METHODS.has(method) ? method : OTHER_METHOD, result);
     requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
   };
   const requests = new Counter({
@@ -197,7 +210,7 @@ export function createStunMetrics(
       if (bindings > 0 && !requestCounts.has(fast)) requestCounts.set(fast, 0);
       for (const [key, n] of requestCounts) {
         const method = (key >> 1) & 0xffff;
-        const labels = { transport: TRANSPORTS[Math.floor(key / 0x20000)]!, method: methodName(method), result: key & 1 ? 'error' : 'success' };
+        const labels = { transport: TRANSPORTS[Math.floor(key / 0x20000)]!, method: methodLabel(method), result: key & 1 ? 'error' : 'success' };
         this.inc(labels, key === fast ? n + bindings : n);
       }
     },

@@ -8,8 +8,7 @@ import { turnUris, uriHostIsGuess } from '../services/uris.js';
 import { TurnkitError } from '../errors.js';
 import { createLogger, type Logger } from '../services/logger.js';
 import type { Registry } from 'prom-client';
-import { createStunMetrics, type StreamCloseReason } from '../services/metrics.js';
-import { methodName } from '../stun/names.js';
+import { createStunMetrics, methodLabel, type StreamCloseReason } from '../services/metrics.js';
 import { AttributeType, ErrorCode, Method } from '../stun/constants.js';
 import { decodeErrorCode } from '../stun/attributes/error-code.js';
 import { decodeMessage, getAttribute } from '../stun/message.js';
@@ -350,7 +349,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       case 'respond':
         metrics.countRequest(transport, outcome.method, outcome.result);
         if (outcome.result === 'error') {
-          metrics.errors.inc({ method: methodName(outcome.method), code: String(errorCodeOf(outcome.data) ?? 'unknown') });
+          metrics.errors.inc({ method: methodLabel(outcome.method), code: String(errorCodeOf(outcome.data) ?? 'unknown') });
         }
         note(outcome.note, outcome.to);
         send(outcome.data, outcome.to, outcome.from);
@@ -396,7 +395,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       // Binding is the flood path and its latency is what clients measure anyway: only TURN
       // requests go into the histogram.
       if (outcome.kind === 'respond' && outcome.method !== Method.Binding) {
-        metrics.requestDuration.observe({ method: methodName(outcome.method) }, (performance.now() - started) / 1000);
+        metrics.requestDuration.observe({ method: methodLabel(outcome.method) }, (performance.now() - started) / 1000);
       }
     } catch (err) {
       // A bug must cost one message, never the server.

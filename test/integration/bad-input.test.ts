@@ -166,6 +166,31 @@ t.test('unknown comprehension-required attribute → 420 with UNKNOWN-ATTRIBUTES
   if (opt) tt.equal(mustDecode(opt.msg).cls, MessageClass.SuccessResponse, 'unknown optional 0x8033: success (ignored)');
 });
 
+t.test('unknown methods → 400, and they all count under method="other": no label per method number', async (tt) => {
+  // TURN on, so that requests also reach the TURN engine's error and duration metrics.
+  const server = await startTurnkit(tt, { listen: [{ host: '127.0.0.1', port: 0 }], users: { u: 'p' }, realm: 'example.org' });
+  const port = udpPort(server);
+  const c = await UdpClient.open(tt);
+  const known = new Set<string>([...Object.keys(Method), 'other']);
+  // RFC 8489 §5: the 12 method bits are split around the two class bits (C0 at bit 4, C1 at bit 8).
+  const requestType = (method: number): number => (method & 0x00f) | ((method & 0x070) << 1) | ((method & 0xf80) << 2);
+  const methods = Array.from({ length: 40 }, (_, i) => 0x100 + i * 37);
+  for (const method of methods) {
+    const req = bindingRequest();
+    req.writeUInt16BE(requestType(method), 0);
+    const r = await c.request(req, port);
+    const m = r && mustDecode(r.msg);
+    tt.ok(m && m.method === method && m.cls === MessageClass.ErrorResponse && errorCode(m) === 400, `method 0x${method.toString(16)}: 400`);
+  }
+  tt.equal(await counterSum(server.metrics, REQUESTS, { method: 'other', result: 'error' }), methods.length, `${REQUESTS}{method="other",result="error"} counts all ${methods.length}`);
+  for (const name of [REQUESTS, 'turnkit_errors_total', 'turnkit_request_duration_seconds']) {
+    const metric = (await metricsJson(server.metrics)).find((m) => m.name === name);
+    const labels = new Set((metric?.values ?? []).map((v) => String(v.labels.method)).filter((l) => l !== 'undefined'));
+    tt.ok(labels.has('other'), `${name} has method="other"`);
+    tt.same([...labels].filter((l) => !known.has(l)), [], `${name}: every method label is a known method or "other"`);
+  }
+});
+
 t.test('FINGERPRINT: bad one → no answer (counted); present iff the request had one', async (tt) => {
   const server = await startTurnkit(tt, { listen: [{ host: '127.0.0.1', port: 0 }] });
   const port = udpPort(server);
