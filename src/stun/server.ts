@@ -222,6 +222,18 @@ export function unknownAttributeError(request: StunMessage, event: StunRequestEv
   ]);
 }
 
+/**
+ * The RFC 5780 socket addresses, if the request arrived on one of those four sockets over UDP or
+ * TCP. Other listeners (another family, another port, TLS) have no alternate address: their
+ * answers name their own address and CHANGE-REQUEST gets 420 there.
+ */
+function discoverySockets(event: StunRequestEvent, config: BindingServerConfig): BindingServerConfig['rfc5780'] {
+  const own = config.rfc5780?.[event.role];
+  const local = event.local;
+  if (!own || !local || event.transport === 'tls') return undefined;
+  return own.port === local.port && own.address === local.address && own.family === local.family ? config.rfc5780 : undefined;
+}
+
 /** RFC 8489 §6.3.1 and RFC 5780 §6.1: the Binding request procedure, step by step. */
 export function handleBindingRequest(request: StunMessage, event: StunRequestEvent, config: BindingServerConfig): StunOutcome {
   const reply: Reply = { request, event, config };
@@ -233,6 +245,7 @@ export function handleBindingRequest(request: StunMessage, event: StunRequestEve
   // Only Binding is served here; other methods are not ours to answer (RFC 8489 §6.3.1: 400).
   if (request.method !== Method.Binding) return errorResponse(reply, ErrorCode.BadRequest);
 
+  const discovery = discoverySockets(event, config);
   // RFC 5780 §6.1: CHANGE-REQUEST needs an alternate address, and only UDP can answer from it.
   let from: SocketRole = event.role;
   const changeAttr = getAttribute(request, AttributeType.ChangeRequest);
@@ -240,7 +253,7 @@ export function handleBindingRequest(request: StunMessage, event: StunRequestEve
     const change = decodeChangeRequest(changeAttr.value);
     if (!change) return errorResponse(reply, ErrorCode.BadRequest);
     if (change.changeIp || change.changePort) {
-      if (!config.rfc5780 || event.transport !== 'udp') {
+      if (!discovery || event.transport !== 'udp') {
         return errorResponse(reply, ErrorCode.UnknownAttribute, [
           { type: AttributeType.UnknownAttributes, value: encodeUnknownAttributes([AttributeType.ChangeRequest]) },
         ]);
@@ -256,13 +269,16 @@ export function handleBindingRequest(request: StunMessage, event: StunRequestEve
   if (responsePortAttr && event.transport === 'udp') {
     const port = decodeResponsePort(responsePortAttr.value);
     if (port === undefined) return errorResponse(reply, ErrorCode.BadRequest);
+    // RFC 5780 §6.1: PADDING with RESPONSE-PORT is refused, so that no one can aim a padded answer
+    // at another port.
+    if (getAttribute(request, AttributeType.Padding)) return errorResponse(reply, ErrorCode.BadRequest);
     if (port === 0) return { kind: 'drop', reason: 'response-port-unusable' };
     to = { ...event.source, port };
   }
 
-  const responseOrigin = config.rfc5780 ? config.rfc5780[from] : event.local;
+  const responseOrigin = discovery ? discovery[from] : event.local;
   // RFC 5780 §7.4: where "change IP and port" would answer from, relative to where the request arrived.
-  const otherAddress = config.rfc5780?.[FLIP_PORT[FLIP_IP[event.role]]];
+  const otherAddress = discovery?.[FLIP_PORT[FLIP_IP[event.role]]];
   const attributes: StunAttribute[] = [];
   let addressBytes = 0;
   const add = (type: number, value: Buffer, addr: TransportAddress): void => {
@@ -273,7 +289,7 @@ export function handleBindingRequest(request: StunMessage, event: StunRequestEve
     add(AttributeType.XorMappedAddress, encodeXorAddress(event.source, request.transactionId), event.source);
     // A NAT-discovery server also sends the plain MAPPED-ADDRESS: a payload-rewriting ALG alters it but
     // not the XORed one, so clients can detect such ALGs by comparing the two.
-    if (config.rfc5780) add(AttributeType.MappedAddress, encodeAddress(event.source), event.source);
+    if (discovery) add(AttributeType.MappedAddress, encodeAddress(event.source), event.source);
     if (otherAddress) add(AttributeType.OtherAddress, encodeAddress(otherAddress), otherAddress);
     if (responseOrigin) add(AttributeType.ResponseOrigin, encodeAddress(responseOrigin), responseOrigin);
   } else {

@@ -19,6 +19,8 @@ import {
   attrTypes,
   bindingRequest,
   canBindAltLoopback,
+  canBindIpv6Loopback,
+  freePortRange,
   counterSum,
   hasMetric,
   metricsJson,
@@ -41,6 +43,7 @@ const DROPPED = 'turnkit_stun_dropped_total';
 const RELAY_DROPPED = 'turnkit_relay_dropped_total';
 const REQUESTS = 'turnkit_stun_requests_total';
 const ALT_OK = await canBindAltLoopback();
+const IPV6_OK = await canBindIpv6Loopback();
 const needAlt = ALT_OK ? false : '127.0.0.2 cannot be bound on this host (RFC 5780 needs a second loopback IP)';
 const NO_ANSWER_MS = 400;
 
@@ -325,6 +328,36 @@ t.test('RFC 5780 (--alt-address 127.0.0.2): CHANGE-REQUEST, OTHER-ADDRESS, RESPO
   }
 });
 
+t.test('RFC 5780 belongs to its four IPv4 sockets: an IPv6 listener names itself and refuses CHANGE-REQUEST', { skip: needAlt || (IPV6_OK ? false : '::1 cannot be bound on this host') }, async (tt) => {
+  const P = await freePortRange(['127.0.0.1', '127.0.0.2'], 2);
+  const server = await startTurnkit(tt, {
+    listen: [{ host: '127.0.0.1', port: P }, { host: '::1', port: 0 }],
+    altAddress: '127.0.0.2',
+    altPort: P + 1,
+  });
+  const P6 = udpPort(server, '::1');
+  const c = await UdpClient.open(tt, '::1');
+  const r = await c.request(bindingRequest(), P6, '::1');
+  tt.ok(r, 'IPv6 Binding answered');
+  if (r) {
+    const m = mustDecode(r.msg);
+    tt.equal(hostPort(plainAddress(m, AttributeType.ResponseOrigin)), `::1:${P6}`, 'RESPONSE-ORIGIN is the IPv6 socket itself');
+    tt.equal(getAttribute(m, AttributeType.OtherAddress), undefined, 'no OTHER-ADDRESS: there is no IPv6 alternate address');
+    tt.equal(getAttribute(m, AttributeType.MappedAddress), undefined, 'no discovery-mode MAPPED-ADDRESS');
+  }
+  for (const [name, ip, port] of [['change ip+port', true, true], ['change port', false, true], ['change ip', true, false]] as const) {
+    const e = await c.request(bindingRequest([changeRequest(ip, port)]), P6, '::1');
+    const m = e && mustDecode(e.msg);
+    tt.ok(m && m.cls === MessageClass.ErrorResponse && errorCode(m) === 420, `IPv6 ${name}: 420 (RFC 5780 §6.1), not a success from the same socket`);
+    if (e) tt.equal(hostPort(e.from), `::1:${P6}`, `IPv6 ${name}: answered from the socket asked`);
+  }
+  // Control: the IPv4 primary still does discovery.
+  const c4 = await UdpClient.open(tt);
+  const r4 = await c4.request(bindingRequest([changeRequest(true, true)]), P);
+  tt.equal(r4 && hostPort(r4.from), `127.0.0.2:${P + 1}`, 'IPv4 change ip+port: answered from 127.0.0.2:P+1');
+  tt.equal(r4 && hostPort(plainAddress(mustDecode(r4.msg), AttributeType.OtherAddress)), `127.0.0.2:${P + 1}`, 'IPv4: OTHER-ADDRESS');
+});
+
 t.test('RFC 5780 RESPONSE-PORT: the answer goes to the client IP at that port', { skip: needAlt }, async (tt) => {
   const { port: P } = await startTurnkitRfc5780(tt);
   const sender = await UdpClient.open(tt);
@@ -346,6 +379,13 @@ t.test('RFC 5780 RESPONSE-PORT: the answer goes to the client IP at that port', 
   const got2 = await receiver.next(1000);
   tt.ok(got2, 'RESPONSE-PORT + change ip+port: answered on the RESPONSE-PORT socket');
   if (got2) tt.equal(hostPort(got2.from), `127.0.0.2:${P + 1}`, 'from 127.0.0.2:P+1');
+  // RFC 5780 §6.1: PADDING together with RESPONSE-PORT is a 400, sent to the requester, never padded elsewhere.
+  const req3 = bindingRequest([{ type: AttributeType.ResponsePort, value: encodeResponsePort(receiver.address.port) }, { type: AttributeType.Padding, value: Buffer.alloc(512) }]);
+  const r3 = await sender.request(req3, P);
+  const m3 = r3 && mustDecode(r3.msg);
+  tt.ok(m3 && m3.cls === MessageClass.ErrorResponse && errorCode(m3) === 400, 'RESPONSE-PORT + PADDING: 400 to the requesting socket');
+  tt.ok(r3 && r3.msg.length <= req3.length, 'the 400 is no larger than the request');
+  tt.same(await receiver.drain(200), [], 'nothing sent to the RESPONSE-PORT');
 });
 
 t.test('RFC 5780 PADDING: the response carries PADDING and is at least as large as the request', { skip: needAlt }, async (tt) => {

@@ -585,7 +585,7 @@ export class UdpClient {
   }
 
   static async open(t: Teardown, host = '127.0.0.1', port = 0): Promise<UdpClient> {
-    const s = dgram.createSocket('udp4');
+    const s = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       s.once('error', reject);
       s.bind(port, host, () => {

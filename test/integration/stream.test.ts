@@ -10,12 +10,17 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { nextStreamFrame } from '../../src/stun/framing.js';
 import {
+  AttributeType,
   bindingRequest,
+  canBindAltLoopback,
   hasTool,
+  hostPort,
+  plainAddress,
   mustDecode,
   run,
   sleep,
   startTurnkit,
+  startTurnkitRfc5780,
   tempDir,
   xorMapped,
   MessageClass,
@@ -224,3 +229,21 @@ for (const transport of ['tcp', 'tls'] as const) {
     tt.notOk(busy.socket.destroyed, 'a connection with a request every 400 ms is still open after 1.6 s');
   });
 }
+
+t.test('TLS beside an RFC 5780 server names its own socket: RESPONSE-ORIGIN, no OTHER-ADDRESS (that is plain TCP)', { skip: !HAVE_OPENSSL ? 'openssl CLI not installed' : !(await canBindAltLoopback()) ? '127.0.0.2 cannot be bound' : false }, async (tt) => {
+  const certs = await makeCert(tt);
+  const { server, port: P } = await startTurnkitRfc5780(tt, { tlsListen: [{ host: '127.0.0.1', port: 0 }], cert: certs.cert, key: certs.key });
+  const tlsPort = server.listeners.find((l) => l.transport === 'tls')!.port;
+  const ca = readFileSync(certs.cert, 'utf8');
+  const origin = async (transport: Transport, port: number): Promise<[string, string]> => {
+    const c = await StreamClient.connect(tt, transport, port, ca);
+    const req = bindingRequest();
+    await c.write(req);
+    const frame = await c.nextFrame(2000);
+    checkBinding(tt, frame, req, c, transport);
+    const m = frame ? mustDecode(frame) : undefined;
+    return [hostPort(m && plainAddress(m, AttributeType.ResponseOrigin)), hostPort(m && plainAddress(m, AttributeType.OtherAddress))];
+  };
+  tt.same(await origin('tls', tlsPort), [`127.0.0.1:${tlsPort}`, 'none'], 'TLS: RESPONSE-ORIGIN is the TLS socket; no OTHER-ADDRESS');
+  tt.same(await origin('tcp', P), [`127.0.0.1:${P}`, `127.0.0.2:${P + 1}`], 'control: TCP on the RFC 5780 primary names OTHER-ADDRESS');
+});

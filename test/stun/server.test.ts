@@ -173,6 +173,38 @@ t.test('RFC 5780: a request that arrived on alt-both names primary as OTHER-ADDR
   t.same(decodeAddress(getAttribute(m, AttributeType.OtherAddress)!.value), ADDRS.primary);
 });
 
+t.test('RFC 5780 belongs to the four sockets it names: another listener, family or TLS answers as a one-address server', async (t) => {
+  const v6Local: TransportAddress = { family: 'IPv6', address: '2001:db8::10', port: 3478 };
+  const v6Client: TransportAddress = { family: 'IPv6', address: '2001:db8::2', port: 5000 };
+  const tlsLocal: TransportAddress = { ...ADDRS.primary, port: 5349 };
+  const elsewhere: Array<[string, Partial<StunRequestEvent>, TransportAddress | undefined]> = [
+    ['an IPv6 listener', { source: v6Client, local: v6Local }, v6Local],
+    ['a TLS listener on the primary IP', { transport: 'tls', local: tlsLocal }, tlsLocal],
+    ['TLS on the primary address itself', { transport: 'tls' }, ADDRS.primary],
+    ['a wildcard listener', { local: undefined }, undefined],
+  ];
+  const change = { type: AttributeType.ChangeRequest, value: encodeChangeRequest({ changeIp: true, changePort: true }) };
+  for (const [name, over, origin] of elsewhere) {
+    const m = response(run(request(), rfc5780, over));
+    const ro = getAttribute(m, AttributeType.ResponseOrigin);
+    t.same(ro && decodeAddress(ro.value), origin, `${name}: RESPONSE-ORIGIN is its own address`);
+    t.equal(getAttribute(m, AttributeType.OtherAddress), undefined, `${name}: no OTHER-ADDRESS`);
+    t.equal(getAttribute(m, AttributeType.MappedAddress), undefined, `${name}: no discovery-mode MAPPED-ADDRESS`);
+    const e = run(request([change]), rfc5780, over);
+    t.match(e, { kind: 'respond', result: 'error', from: 'primary' }, `${name}: CHANGE-REQUEST is not answered from elsewhere`);
+    t.equal(decodeErrorCode(getAttribute(response(e), AttributeType.ErrorCode)!.value)?.code, 420, `${name}: CHANGE-REQUEST gets 420`);
+  }
+  const tcp = response(run(request(), rfc5780, { transport: 'tcp' }));
+  t.same(decodeAddress(getAttribute(tcp, AttributeType.OtherAddress)!.value), ADDRS['alt-both'], 'control: TCP on the primary socket still names OTHER-ADDRESS');
+});
+
+t.test('RESPONSE-PORT with PADDING gets 400, answered to the requester (RFC 5780 §6.1)', async (t) => {
+  const data = request([{ type: AttributeType.ResponsePort, value: encodeResponsePort(41000) }, { type: AttributeType.Padding, value: Buffer.alloc(400) }]);
+  const out = run(data, rfc5780);
+  t.match(out, { kind: 'respond', result: 'error', to: CLIENT });
+  t.equal(decodeErrorCode(getAttribute(response(out), AttributeType.ErrorCode)!.value)?.code, 400);
+});
+
 t.test('CHANGE-REQUEST over TCP cannot be honoured: 420', async (t) => {
   const m = response(run(request([{ type: AttributeType.ChangeRequest, value: encodeChangeRequest({ changeIp: true, changePort: true }) }]), rfc5780, { transport: 'tcp' }));
   t.equal(decodeErrorCode(getAttribute(m, AttributeType.ErrorCode)!.value)?.code, 420);
