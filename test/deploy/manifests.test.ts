@@ -1,10 +1,13 @@
 // Checks the deployment files in deploy/ without a cluster, a Docker engine or systemd:
 // every YAML file parses; the Kubernetes objects have the kinds, apiVersions and fields the
 // deployment relies on (selectors, probes, host networking, security context, grace period
-// longer than the drain); every setting they use is one turnkit's schema knows (and the
-// TURNKIT_* variables parse with the real loader); the systemd unit has its sandboxing; the
-// Dockerfile builds on node:20-slim, runs non-root and its HEALTHCHECK works; docs/operations.md
-// names only metrics that exist. Tools used when present, skipped with the reason otherwise:
+// longer than the drain, a node label that drains one node, no PodDisruptionBudget that would
+// do nothing); every setting they use is one turnkit's schema knows (and the TURNKIT_* variables
+// parse with the real loader); the systemd unit has its sandboxing; the Dockerfile builds on
+// node:20-slim, runs non-root, ships every dist/* directory the npm package does and its
+// HEALTHCHECK works; docs/operations.md names only metrics that exist, says what the
+// .dockerignore sends, and its Docker commands can read the group-readable secret. Tools used
+// when present, skipped with the reason otherwise:
 // `kubectl kustomize` (builds the kustomization), `systemd-analyze verify`/`security`, and the
 // npm package kubernetes-models (JSON-schema validation of each object).
 import t from 'tap';
@@ -13,7 +16,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { CONFIG_KEYS, OPTIONS, envName, loadConfigFile, loadEnv } from '../../src/config-file.js';
@@ -99,7 +102,6 @@ const KNOWN_KINDS: Record<string, string> = {
   Service: 'v1',
   ConfigMap: 'v1',
   Secret: 'v1',
-  PodDisruptionBudget: 'policy/v1',
 };
 
 const LABELS = { 'app.kubernetes.io/name': 'turnkit' };
@@ -148,7 +150,7 @@ function tempDir(t: HasTeardown): string {
 }
 
 t.test('every YAML file in deploy/ parses (all documents, no warnings)', async (t) => {
-  t.ok(YAML_FILES.length >= 7, `found ${YAML_FILES.length} YAML files`);
+  t.ok(YAML_FILES.length >= 6, `found ${YAML_FILES.length} YAML files`);
   for (const f of YAML_FILES) {
     t.doesNotThrow(() => parseDocs(f), relative(ROOT, f));
   }
@@ -181,7 +183,7 @@ t.test('deploy/turnkit.yaml: short, secret_file, only known keys, commented defa
 });
 
 t.test('Kubernetes objects: known kinds and apiVersions, named, labelled, no namespace', async (t) => {
-  t.ok(objects.length >= 5);
+  t.ok(objects.length >= 4);
   for (const { file, obj } of objects) {
     const where = `${file}: ${obj.kind}`;
     t.ok(obj.kind in KNOWN_KINDS, `${where} is a known kind`);
@@ -190,7 +192,7 @@ t.test('Kubernetes objects: known kinds and apiVersions, named, labelled, no nam
     t.equal(at(obj, 'metadata.namespace'), undefined, `${where} names no namespace (kubectl -n / kustomize decide)`);
     t.ok(selects(LABELS, obj.metadata.labels), `${where} labelled app.kubernetes.io/name=turnkit`);
   }
-  for (const kind of ['DaemonSet', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget']) {
+  for (const kind of ['DaemonSet', 'Service', 'ConfigMap', 'Secret']) {
     t.ok(objects.some((o) => o.obj.kind === kind), `has a ${kind}`);
   }
 });
@@ -333,11 +335,56 @@ t.test('Service: ClusterIP on 8080 to the http port of the DaemonSet pods', asyn
   t.ok(cports.some((p) => (p.name === target || p.containerPort === target) && p.containerPort === 8080), 'targetPort is the container http port');
 });
 
-t.test('PodDisruptionBudget: policy/v1, selects the pods, allows one disruption', async (t) => {
-  const pdb = one('PodDisruptionBudget');
+// `kubectl drain` never evicts DaemonSet pods (it needs --ignore-daemonsets and leaves them
+// running), DaemonSet pods tolerate the unschedulable taint, and DaemonSet rolling updates delete
+// rather than evict: a PodDisruptionBudget over DaemonSet pods guards nothing. What does drain one
+// node's turnkit is a node label in the nodeSelector, which the operator removes.
+t.test('DaemonSet drains by node label, not by a PodDisruptionBudget; rolling updates one node at a time', async (t) => {
   const ds = one('DaemonSet');
-  t.ok(selects(at(pdb, 'spec.selector.matchLabels'), at(ds, 'spec.template.metadata.labels')), 'selector matches the pods');
-  t.equal(at(pdb, 'spec.maxUnavailable'), 1);
+  t.notOk(
+    objects.some((o) => o.obj.kind === 'PodDisruptionBudget'),
+    'no PodDisruptionBudget: drains, DaemonSet updates and label changes never go through the Eviction API for DaemonSet pods',
+  );
+
+  const selector = at(ds, 'spec.template.spec.nodeSelector');
+  t.ok(isObj(selector) && Object.keys(selector).length === 1, 'nodeSelector with one label: the one the operator removes to drain a node');
+  const [key, value] = Object.entries(isObj(selector) ? selector : {})[0] ?? ['', ''];
+  t.type(value, 'string', 'label value quoted (a bare true would be a boolean and rejected)');
+  t.match(key, /^([a-z0-9.-]+\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, `${key} is a valid label key`);
+  // The same label, spelled the same way, wherever an operator is told to set or remove it.
+  const add = `kubectl label node NODE ${key}=${String(value)}`;
+  const remove = `kubectl label node NODE ${key}-`;
+  t.ok(read('deploy/kubernetes/daemonset.yaml').includes(add), 'daemonset.yaml says how to label a node');
+  t.ok(read('deploy/kubernetes/kustomization.yaml').includes(add), 'the kustomization install steps label the nodes');
+  const ops = read('docs/operations.md');
+  t.ok(ops.includes(add), 'docs/operations.md labels the nodes');
+  t.ok(ops.includes(remove), 'docs/operations.md drains a node by removing the label');
+  t.ok(ops.includes('## Kubernetes') && ops.includes('### Draining a node'), 'docs/operations.md has "Draining a node"');
+  t.match(read('README.md'), new RegExp(`${key}=${String(value)}`), 'README names the label');
+
+  // Rolling updates: the controller deletes one pod (which drains) and waits for its replacement.
+  t.equal(at(ds, 'spec.updateStrategy.rollingUpdate.maxUnavailable'), 1, 'maxUnavailable 1: one node drains at a time');
+  t.equal(
+    at(ds, 'spec.updateStrategy.rollingUpdate.maxSurge') ?? 0,
+    0,
+    'maxSurge 0: with hostNetwork a surge pod would need the same host ports as the old one and never start',
+  );
+});
+
+t.test('the docs name only Kubernetes kinds deploy/kubernetes has', async (t) => {
+  const kinds = ['DaemonSet', 'Deployment', 'StatefulSet', 'Service', 'ConfigMap', 'Secret', 'PodDisruptionBudget', 'HorizontalPodAutoscaler'];
+  const have = new Set(objects.map((o) => o.obj.kind));
+  const row = read('docs/operations.md')
+    .split('\n')
+    .find((l) => l.startsWith('| `deploy/kubernetes/` |'));
+  t.ok(row, 'docs/operations.md lists deploy/kubernetes/ in its file table');
+  const readme = /`deploy\/kubernetes\/` \(([^)]*)\)/.exec(read('README.md'))?.[1];
+  t.ok(readme, 'README describes deploy/kubernetes/');
+  for (const [where, text] of [['docs/operations.md', row ?? ''], ['README.md', readme ?? '']] as const) {
+    for (const k of kinds) {
+      if (new RegExp(`\\b${k}\\b`).test(text)) t.ok(have.has(k), `${where} names ${k}, which deploy/kubernetes has`);
+    }
+  }
 });
 
 t.test('kubectl kustomize builds the kustomization', skipUnless('kubectl'), async (t) => {
@@ -345,7 +392,7 @@ t.test('kubectl kustomize builds the kustomization', skipUnless('kubectl'), asyn
   const r = await runTool('kubectl', ['kustomize', K8S], { timeoutMs: 60_000, env: { ...process.env, KUBECONFIG: '/nonexistent' } });
   t.equal(r.code, 0, r.stderr);
   const kinds = parseDocs(join(tempDirWith(t, 'out.yaml', r.stdout), 'out.yaml')).map((o) => (o as K8sObject).kind).sort();
-  t.same(kinds, ['ConfigMap', 'DaemonSet', 'PodDisruptionBudget', 'Service']);
+  t.same(kinds, ['ConfigMap', 'DaemonSet', 'Service']);
 });
 
 function tempDirWith(t: HasTeardown, name: string, text: string): string {
@@ -586,6 +633,115 @@ t.test('Dockerfile: every file the build copies from the context exists and pass
     }
   }
   for (const a of allowed) t.ok(existsSync(join(ROOT, a)), `dockerignore allows ${a}, which exists`);
+});
+
+/** The Dockerfile's stages: FROM index, stage name (AS ...), and its instructions. */
+function stages(ins: Instruction[]): Array<{ name: string | undefined; ins: Instruction[] }> {
+  const starts = ins.flatMap((i, n) => (i.cmd === 'FROM' ? [n] : []));
+  return starts.map((start, k) => ({
+    name: /\sAS\s+(\S+)\s*$/i.exec(ins[start]!.args)?.[1],
+    ins: ins.slice(start, starts[k + 1] ?? ins.length),
+  }));
+}
+
+/** Where each COPY --from=STAGE of a stage puts each source path: [source in STAGE, destination]. */
+function copiesFrom(stage: Instruction[], from: string, fromWorkdir: string): Array<{ src: string; dest: string }> {
+  const out: Array<{ src: string; dest: string }> = [];
+  let wd = '/';
+  for (const i of stage) {
+    if (i.cmd === 'WORKDIR') wd = posix.resolve(wd, i.args);
+    if (i.cmd !== 'COPY' || !new RegExp(`(^|\\s)--from=${from}(\\s|$)`).test(i.args)) continue;
+    const parts = i.args.split(/\s+/).filter((p) => !p.startsWith('--'));
+    const dest = posix.resolve(wd, parts.pop()!);
+    for (const src of parts) {
+      const abs = posix.resolve(fromWorkdir, src);
+      // One source is copied onto DEST; several go into DEST/ by their base names.
+      out.push({ src: abs, dest: parts.length === 1 ? dest : posix.join(dest, posix.basename(abs)) });
+    }
+  }
+  return out;
+}
+
+t.test('Dockerfile: the runtime stage ships every dist/* entry of package.json "files"', async (t) => {
+  const ins = parseDockerfile(read(DOCKERFILE));
+  const all = stages(ins);
+  const build = all[0]!;
+  const runtime = all[all.length - 1]!;
+  t.ok(build.name, 'the build stage is named');
+  const buildDir = posix.resolve('/', build.ins.filter((i) => i.cmd === 'WORKDIR').pop()?.args ?? '/');
+  // The app root: ENTRYPOINT runs <root>/<package.json bin.turnkit>.
+  const pkg = JSON.parse(read('package.json')) as { files: string[]; bin: Record<string, string> };
+  const entry = execForm(runtime.ins.filter((i) => i.cmd === 'ENTRYPOINT').pop()?.args ?? '[]') ?? [];
+  const script = entry.find((a) => a.endsWith(`/${pkg.bin.turnkit!}`));
+  t.ok(script, `ENTRYPOINT runs ${pkg.bin.turnkit}`);
+  const appRoot = script ? script.slice(0, -pkg.bin.turnkit!.length) : '/app/';
+
+  const copies = copiesFrom(runtime.ins, build.name!, buildDir);
+  const dist = pkg.files.filter((f) => f === 'dist' || f.startsWith('dist/'));
+  t.ok(dist.length >= 4, `package.json files lists ${dist.join(', ')}`);
+  for (const f of dist) {
+    const built = posix.join(buildDir, f);
+    const wanted = posix.join(appRoot, f);
+    // Covered by a COPY of the entry itself or of a directory above it, to the matching place.
+    const ok = copies.some(
+      (c) => (built === c.src || built.startsWith(`${c.src}/`)) && posix.join(c.dest, posix.relative(c.src, built)) === wanted,
+    );
+    t.ok(ok, `${f}: COPY --from=${build.name} ${built} ${wanted} in the runtime stage (the npm package ships it, so the server expects it)`);
+  }
+});
+
+/** The allow-list of Dockerfile.dockerignore: the `!name` lines, without a trailing slash. */
+function dockerignoreAllowed(): { lines: string[]; allowed: string[] } {
+  const lines = read('deploy/docker/Dockerfile.dockerignore')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  return { lines, allowed: lines.filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, '')) };
+}
+
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+t.test('docs/operations.md names everything Dockerfile.dockerignore sends', async (t) => {
+  const { lines, allowed } = dockerignoreAllowed();
+  t.equal(lines[0], '*', 'allow-list: everything else stays out');
+  const para = read('docs/operations.md')
+    .split(/\n\s*\n/)
+    .find((p) => p.includes('Dockerfile.dockerignore'));
+  t.ok(para, 'docs/operations.md describes Dockerfile.dockerignore');
+  for (const a of allowed) {
+    t.match(para ?? '', new RegExp(`\`${escapeRegExp(a)}/?\``), `names \`${a}\`, which the build context includes`);
+  }
+});
+
+/** `docker run` commands in a text: comment markers dropped, continuation lines joined. */
+function dockerRuns(text: string, comments: boolean): string[] {
+  const lines = text.split('\n').map((l) => (comments ? l.replace(/^#\s?/, '') : l));
+  const joined = lines.join('\n').replace(/\\\n\s*/g, ' ');
+  return [...joined.matchAll(/docker run\b[^\n]*/g)].map((m) => m[0]);
+}
+
+t.test('Docker commands that use /etc/turnkit mount it and join the turnkit-keys group', async (t) => {
+  // The systemd install steps make the secret 0640 root:turnkit-keys; the image runs as uid 1000.
+  t.match(read(UNIT), /chgrp turnkit-keys \/etc\/turnkit\/secret/, 'the install steps make the secret group turnkit-keys');
+  t.match(read(UNIT), /umask 027/, 'with no access for others');
+  const user = parseDockerfile(read(DOCKERFILE))
+    .filter((i) => i.cmd === 'USER')
+    .pop()
+    ?.args.split(':')[0];
+  t.not(user, '0', 'the image does not run as root, so it needs the group');
+  const sources = [
+    { where: 'docs/operations.md', runs: dockerRuns(read('docs/operations.md'), false) },
+    { where: DOCKERFILE, runs: dockerRuns(read(DOCKERFILE), true) },
+  ];
+  for (const { where, runs } of sources) {
+    const using = runs.filter((r) => r.includes('/etc/turnkit'));
+    t.ok(using.length >= 3, `${where}: ${using.length} docker run commands use /etc/turnkit`);
+    for (const r of using) {
+      t.match(r, /\s-v \/etc\/turnkit:\/etc\/turnkit:ro\s/, `${where}: mounts /etc/turnkit read-only: ${r}`);
+      // A group name would be looked up in the image's /etc/group: it must be the host's GID.
+      t.match(r, /\s--group-add "\$\(getent group turnkit-keys \| cut -d: -f3\)"\s/, `${where}: --group-add the host's turnkit-keys GID: ${r}`);
+    }
+  }
 });
 
 t.test('Dockerfile HEALTHCHECK: node fetches /healthz; exit 0 when healthy, 1 otherwise', async (t) => {
