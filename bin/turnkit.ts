@@ -21,11 +21,14 @@ import { createLogger } from '../src/services/logger.js';
 import { ensureSecret } from '../src/services/state.js';
 import { mintRestCredential } from '../src/turn/credentials.js';
 
-/** Prints one line for a usage or configuration error and exits non-zero. */
+/**
+ * Prints one line for an error and exits: 1 when a listener could not be opened (the host's state:
+ * port taken, IP not here), 2 for anything the command line or configuration can fix.
+ */
 function fail(err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`turnkit: ${message}\n`);
-  process.exit(err instanceof TurnkitError && err.code !== 'ERR_CONFIG_INVALID' ? 1 : 2);
+  process.exit(err instanceof TurnkitError && err.code === 'ERR_LISTEN_FAILED' ? 1 : 2);
 }
 
 /** Flags whose values repeat (lists): each occurrence is kept. */
@@ -85,7 +88,12 @@ function gatherInput(opts: Record<string, unknown>): { input: ConfigInput; expla
   return { input, explain: (e) => explainError(e, sources) };
 }
 
-const program = new Command('turnkit').description('Self-hosted STUN/TURN server').showSuggestionAfterError();
+const program = new Command('turnkit')
+  .description('Self-hosted STUN/TURN server')
+  .showSuggestionAfterError()
+  // Usage errors get the same one line and status 2 as configuration errors; help and --version exit 0.
+  .configureOutput({ outputError: (text, write) => write(`turnkit: ${text.replace(/^error: /, '').replace(/\n(?=.)/g, ' ')}`) })
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 addSchemaOptions(
   program.command('serve', { isDefault: true }).description('run the STUN/TURN server, credential service and metrics'),
@@ -192,6 +200,13 @@ program
       fail(err);
     }
   });
+
+// `serve` is the default command, so a mistyped command would otherwise read as an argument to it.
+const first = process.argv[2];
+if (first !== undefined && !first.startsWith('-') && first !== 'help' && !program.commands.some((c) => c.name() === first || c.aliases().includes(first))) {
+  const names = program.commands.map((c) => c.name()).join(', ');
+  fail(new ConfigError(`unknown command "${first}" (commands: ${names}, help; see turnkit --help)`));
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -48,16 +48,32 @@ const badFlags: Array<[string[], RegExp]> = [
   [['serve', '--alternate-server', '[::]:3478'], /--alternate-server \[::\]:3478: give the specific IP address/],
   [['serve', '--relay-ip', '127.0.0.1', '--relay-ip', '127.0.0.2'], /--relay-ip "127\.0\.0\.2": one IPv4 address is already given/],
   [['serve', '--alternate-domain', 'turn.example.com'], /--alternate-domain .*--tls-alternate-server/],
+  [['serve', 'extra'], /too many arguments for 'serve'/],
+  [['frobnicate'], /unknown command "frobnicate" \(commands: serve, check-config, credentials, help/],
+  [['check-config', '--no-wbe'], /unknown option '--no-wbe' \(Did you mean --no-web\?\)/],
+  [['credentials', '--secret', 's'], /required option '--user <id>' not specified/],
 ];
 for (const [args, message] of badFlags) {
-  t.test(`bad flags exit non-zero with one line: ${args.slice(1).join(' ')}`, async (t) => {
+  t.test(`bad flags exit with status 2 and one line: ${args.join(' ')}`, async (t) => {
     const r = await runCli(args);
-    t.not(r.code, 0);
+    t.equal(r.code, 2, 'status 2: a usage or configuration error');
     t.match(r.stderr, message);
     t.equal(r.stderr.trim().split('\n').length, 1, 'exactly one line');
     t.equal(r.stdout, '', 'nothing on stdout');
   });
 }
+
+t.test('help and a listener that cannot be opened: status 0 and 1', async (t) => {
+  for (const args of [['--help'], ['help'], ['help', 'serve'], ['serve', '--help']]) {
+    const r = await runCli(args);
+    t.equal(r.code, 0, `${args.join(' ')}: status 0`);
+    t.match(r.stdout, /Usage: turnkit/, `${args.join(' ')}: usage on stdout`);
+  }
+  // 198.18.0.1 is not on this host (tests never configure it outside a namespace): the bind fails.
+  const r = await runCli(['serve', '--listen', '198.18.0.1:0', '--no-http', '--no-metrics']);
+  t.equal(r.code, 1, 'an address that is not on this host: status 1 (the host, not the flags)');
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+});
 
 /** The ready line a `serve` child logs (every line before it lands in `lines`). */
 interface ReadyLine {
