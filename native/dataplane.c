@@ -415,8 +415,9 @@ static int fast_from_client(plane_t *p, int listener, const addr_t *from, const 
 
 // Client → peer: a Send indication (RFC 8656 §11.2) for a routed 5-tuple, to a peer with a live
 // projected permission, leaves from the relay as the engine would send it. Anything unusual —
-// a second XOR-PEER-ADDRESS, integrity attributes, a bad FINGERPRINT, a refused port, a family
-// the relay does not have — is left to the engine, which decides and counts.
+// a second XOR-PEER-ADDRESS, integrity or other comprehension-required attributes, a bad
+// FINGERPRINT, a refused port, a family the relay does not have — is left to the engine, which
+// decides and counts.
 static int fast_send_indication(plane_t *p, int listener, const addr_t *from, const uint8_t *d, size_t len, int64_t now) {
   if (len < 20 || d[0] != 0x00 || d[1] != 0x16 || get32(d + 4) != MAGIC_COOKIE || (size_t)get16(d + 2) + 20 != len || (len & 3)) return 0;
   const uint8_t *xpa = NULL, *data = NULL;
@@ -440,6 +441,10 @@ static int fast_send_indication(plane_t *p, int listener, const addr_t *from, co
       return 0;
     } else if (type == 0x8028) {  // FINGERPRINT
       if (next != len || alen != 4 || get32(v) != (crc32_of(d, off) ^ 0x5354554eu)) return 0;
+    } else if (type < 0x8000 && type != 0x001a) {
+      // Comprehension-required and not DONT-FRAGMENT: the engine knows whether it is unknown, in
+      // which case the indication is discarded (RFC 8489 §6.3.2).
+      return 0;
     }
     off = next;
   }

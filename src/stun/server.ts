@@ -195,6 +195,15 @@ function finish(reply: Reply, cls: MessageClass, attributes: StunAttribute[], ad
   );
 }
 
+/**
+ * RFC 8489 §6.3.2: whether an indication carries a comprehension-required attribute we do not
+ * know, in which case it is discarded. No array is built: Send indications are a data path.
+ */
+export function hasUnknownComprehensionRequired(message: StunMessage): boolean {
+  for (const a of message.attributes) if (isComprehensionRequired(a.type) && !UNDERSTOOD.has(a.type)) return true;
+  return false;
+}
+
 /** RFC 8489 §6.3.1.1: the comprehension-required attribute types a request carries that we do not know. */
 export function unknownComprehensionRequired(request: StunMessage): number[] {
   const unknown: number[] = [];

@@ -85,7 +85,9 @@ export type RelayDropReason =
   | 'peer-family-mismatch'
   /** The transport's: a TCP/TLS client had too much unsent data (it stopped reading). */
   | 'slow-client'
-  | 'tcp-allocation';
+  | 'tcp-allocation'
+  /** A Send indication with an unknown comprehension-required attribute (RFC 8489 §6.3.2). */
+  | 'unknown-attribute';
 
 /** Every relay drop reason, for pre-registering metric labels. */
 export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
@@ -99,6 +101,7 @@ export const RELAY_DROP_REASONS: readonly RelayDropReason[] = [
   'peer-family-mismatch',
   'slow-client',
   'tcp-allocation',
+  'unknown-attribute',
 ];
 
 /** An Allocate that passed every check and waits for the transport to open its relay socket. */

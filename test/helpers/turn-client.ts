@@ -269,13 +269,13 @@ export function connectionBindRequest(creds: Credentials, id: number, opts: Requ
 }
 
 /** A Send indication (RFC 8656 §10.1): no integrity, XOR-PEER-ADDRESS and DATA. */
-export function sendIndication(peer: TransportAddress, data: Buffer, transactionId = newTransactionId()): Buffer {
+export function sendIndication(peer: TransportAddress, data: Buffer, transactionId = newTransactionId(), extra: StunAttribute[] = []): Buffer {
   return encodeMessage({
     method: Method.Send,
     cls: MessageClass.Indication,
     transactionId,
     cookie: MAGIC_COOKIE,
-    attributes: [xorPeer(peer, transactionId), dataAttr(data)],
+    attributes: [xorPeer(peer, transactionId), dataAttr(data), ...extra],
   });
 }
 

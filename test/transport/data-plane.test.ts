@@ -287,12 +287,33 @@ t.test('native plane: Send and Data indications on the fast path, byte for byte 
     "the Send to the server's own listening port was refused by the engine",
   );
 
+  // DONT-FRAGMENT is a known comprehension-required attribute; 0x0077 is not (RFC 8489 §6.3.2: discard).
+  const withAttribute = (type: number, text: string, id: number): Buffer =>
+    encodeMessage({
+      method: Method.Send,
+      cls: MessageClass.Indication,
+      transactionId: Buffer.alloc(12, id),
+      cookie: MAGIC_COOKIE,
+      attributes: [xorPeer(peer.addr, Buffer.alloc(12, id)), dataAttr(Buffer.from(text)), { type, value: Buffer.alloc(0) }],
+    });
+  atPeer = nextDatagram(peer);
+  client.send(withAttribute(AttributeType.DontFragment, 'dont-fragment', 10));
+  t.same((await atPeer)?.data, Buffer.from('dont-fragment'), 'a Send with DONT-FRAGMENT is relayed');
+  t.equal((await fast(server, 'to-peer')) - middle.up, 2, 'by the fast path');
+  client.send(withAttribute(0x0077, 'unknown-attribute', 11));
+  t.equal(await nextDatagram(peer, 300), undefined, 'a Send with an unknown comprehension-required attribute is discarded');
+  t.equal(
+    await counterSum(server.metrics as Parameters<typeof counterSum>[0], 'turnkit_relay_dropped_total', { reason: 'unknown-attribute' }),
+    1,
+    'and counted as unknown-attribute by the engine',
+  );
+
   // A reload that denies loopback peers takes the projected permissions with it.
   const host = { host: '127.0.0.1', port };
   await server.reload(resolveConfig({ ...input, listen: [host], allowPeers: [] }));
   client.send(sendIndication(peer.addr, Buffer.from('after-reload')));
   t.equal(await nextDatagram(peer, 300), undefined, 'after the reload the Send is refused');
-  t.equal((await fast(server, 'to-peer')) - middle.up, 1, 'and not by the fast path');
+  t.equal((await fast(server, 'to-peer')) - middle.up, 2, 'and not by the fast path');
 });
 
 t.test('native plane: 40 allocations relay at once, each packet to its own client', { skip: planes[1]!.skip }, async (t) => {

@@ -33,6 +33,7 @@ import {
   requestedFamily,
   requestedTransport,
   refreshRequest,
+  sendIndication,
   reservationToken,
   responseOf,
   textAttr,
@@ -569,6 +570,18 @@ t.test('Send: with permission → send-peer; without → no-permission; without 
   }
   t.equal(verdict(c.sendTo(T0 + S, PEER_B, payload)), 'relay-drop:no-permission', 'other IP');
   t.equal(verdict(c.sendTo(T0 + 301 * S, PEER_A, payload)), 'relay-drop:no-permission', 'after the permission expired');
+});
+
+t.test('Send with an unknown comprehension-required attribute is discarded (RFC 8489 §6.3.2); known or optional ones are not', async (t) => {
+  const { client } = setup();
+  const c = client();
+  c.allocate(T0);
+  c.createPermission(T0, [PEER_A]);
+  const send = (extra: StunAttribute[]) => c.send(sendIndication(PEER_A, Buffer.from('x'), undefined, extra), T0 + S);
+  t.equal(verdict(send([{ type: 0x0077, value: Buffer.alloc(0) }])), 'relay-drop:unknown-attribute', 'unknown 0x0077: discarded');
+  t.equal(verdict(send([{ type: 0x7fff, value: Buffer.alloc(4) }])), 'relay-drop:unknown-attribute', 'unknown 0x7FFF: discarded');
+  t.equal(send([{ type: AttributeType.DontFragment, value: Buffer.alloc(0) }]).kind, 'send-peer', 'DONT-FRAGMENT (known): relayed');
+  t.equal(send([{ type: 0x8077, value: Buffer.alloc(4) }]).kind, 'send-peer', 'unknown comprehension-optional 0x8077: ignored, relayed');
 });
 
 t.test('ChannelData whose length field exceeds the datagram → relay-drop malformed (stunner memoryleak)', async (t) => {

@@ -4,6 +4,7 @@ import { relaysFamily, type AllocationTable } from '../allocations.js';
 import { fiveTupleKeyOf, type ClientEvent, type TurnEngineConfig, type TurnOutcome } from '../context.js';
 import { hasPermission } from '../permissions.js';
 import type { StunMessage } from '../../stun/message.js';
+import { hasUnknownComprehensionRequired } from '../../stun/server.js';
 import { peerAddresses } from './common.js';
 
 /**
@@ -22,6 +23,8 @@ export function handleSend(
   if (!allocation || allocation.expiresAt <= now) return { kind: 'relay-drop', reason: 'no-allocation' };
   // RFC 6062: data of a TCP allocation goes over its data connections, not in Send indications.
   if (allocation.relayTransport === 'tcp') return { kind: 'relay-drop', reason: 'tcp-allocation' };
+  // RFC 8489 §6.3.2: an indication with an unknown comprehension-required attribute is discarded.
+  if (hasUnknownComprehensionRequired(indication)) return { kind: 'relay-drop', reason: 'unknown-attribute' };
   const peers = peerAddresses(indication);
   const dataAttr = getAttribute(indication, AttributeType.Data);
   if (!peers || peers.length === 0 || !dataAttr) return { kind: 'relay-drop', reason: 'malformed' };
