@@ -6,10 +6,11 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_PORT } from '../src/config.js';
+import { TurnkitError } from '../src/errors.js';
 import { toTransportAddress } from '../src/transport/address.js';
 import { classify } from '../src/nat-probe/classify.js';
-import { probeLifetime, runProbe, type LifetimeResult } from '../src/nat-probe/probe.js';
-import { buildReport, formatReport } from '../src/nat-probe/report.js';
+import { interfaceAddresses, probeLifetime, runProbe, type LifetimeResult } from '../src/nat-probe/probe.js';
+import { buildReport, formatReport, noResponseSummary, udpSilence } from '../src/nat-probe/report.js';
 import { parseTurnUri, probeTurn, type TurnResult } from '../src/nat-probe/turn.js';
 import { fetchCredentials } from '../src/nat-probe/credentials-url.js';
 
@@ -55,6 +56,21 @@ function intOption(text: string, name: string, min: number, max: number): number
 }
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+/**
+ * A --local-address the probe could not bind is the user's to fix: one line with the reason and
+ * the addresses that would work, as a usage error. Anything else goes on unchanged.
+ */
+function localAddressProblem(err: unknown, localAddress: string | undefined): unknown {
+  if (!(err instanceof TurnkitError) || err.code !== 'ERR_LISTEN_FAILED' || localAddress === undefined) return err;
+  const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
+  const family = net.isIP(localAddress);
+  // Link-local addresses need a scope id to bind, so they would be no help here.
+  const own = [...new Set(interfaceAddresses().filter((a) => net.isIP(a) === family && !/^fe80:/i.test(a)))].slice(0, 8);
+  const fix = `use one of this host's addresses (${own.join(', ') || 'none of this family'}) or leave --local-address out`;
+  if (code === 'EADDRNOTAVAIL') return new UsageError(`--local-address ${localAddress}: this host has no such address (EADDRNOTAVAIL); ${fix}`);
+  return new UsageError(`--local-address ${localAddress}: cannot bind to it (${code ?? err.message}); ${fix}`);
+}
 
 const program = new Command('nat-probe')
   .description('Classify the NAT between this host and a STUN server (RFC 5780 mapping and filtering, RFC 3489 type, hairpinning, ALGs, binding lifetime, TURN reachability)')
@@ -104,6 +120,12 @@ const program = new Command('nat-probe')
         return;
       }
     }
+    if (opts.localAddress && net.isIP(opts.localAddress) !== net.isIP(ip)) {
+      // Sends across families fail silently and would read as "UDP blocked" (exit 3).
+      throw new UsageError(
+        `--local-address ${opts.localAddress} is IPv${net.isIP(opts.localAddress)} but the server ${ip} is IPv${net.isIP(ip)}; give a local address of the server's family or leave --local-address out`,
+      );
+    }
     const server = toTransportAddress(ip, port);
     const probeOpts = { server, timeoutMs, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) };
 
@@ -111,16 +133,21 @@ const program = new Command('nat-probe')
       opts.turn.length > 0
         ? Promise.all(opts.turn.map((u) => probeTurn(u, opts.username!, opts.password!, Math.max(timeoutMs, 3000)))).then((r) => r.flat())
         : undefined;
-    const result = await runProbe(probeOpts);
+    const result = await runProbe(probeOpts).catch((e: unknown) => {
+      throw localAddressProblem(e, opts.localAddress);
+    });
     const verdict = classify(result.observations);
     let lifetime: LifetimeResult | undefined;
     if (opts.lifetime && verdict.mapped) {
       process.stderr.write(`nat-probe: measuring the idle binding lifetime (up to ${lifetimeMax} s idle; this takes a while)\n`);
-      lifetime = await probeLifetime({ ...probeOpts, maxSeconds: lifetimeMax, progress: (l) => process.stderr.write(`nat-probe: ${l}\n`) });
+      lifetime = await probeLifetime({ ...probeOpts, maxSeconds: lifetimeMax, progress: (l) => process.stderr.write(`nat-probe: ${l}\n`) }).catch((e: unknown) => {
+        throw localAddressProblem(e, opts.localAddress);
+      });
     }
     const turn = turnPromise ? await turnPromise : undefined;
     const report = buildReport({
       server: opts.server,
+      serverAddress: server,
       observations: result.observations,
       verdict,
       durationMs: result.durationMs,
@@ -130,10 +157,7 @@ const program = new Command('nat-probe')
     });
     process.stdout.write(`${opts.json ? JSON.stringify(report, null, 2) : formatReport(report)}\n`);
     if (report.status === 'no-response') {
-      process.stderr.write(
-        `nat-probe: no STUN answer from ${opts.server} over UDP within ${timeoutMs} ms: UDP is blocked here or the server is down (they look the same from here); ` +
-          'try another server or --turn turns:HOST:443 to tell them apart\n',
-      );
+      process.stderr.write(`nat-probe: no STUN answer from ${opts.server} over UDP within ${timeoutMs} ms: ${noResponseSummary(udpSilence(server, turn), turn !== undefined)}\n`);
       process.exitCode = 3;
     } else if (turn && turn.length > 0 && turn.every((t) => !t.ok)) {
       process.exitCode = 4;
@@ -152,6 +176,10 @@ try {
   if (err instanceof UsageError) {
     process.stderr.write(`nat-probe: ${err.message}\n`);
     process.exit(2);
+  }
+  if (err instanceof TurnkitError) {
+    process.stderr.write(`nat-probe: ${err.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`nat-probe: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);

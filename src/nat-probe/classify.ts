@@ -167,14 +167,17 @@ export interface Verdict {
   alg: Alg;
   /** What showed an ALG (empty when none did). */
   algEvidence: string[];
-  /** Estimated round-trip loss rate of this run (0..1), from retransmissions that were needed. */
+  /**
+   * Round-trip loss seen on this run (0..1): the share of the answered requests' transmissions
+   * that went unanswered. 0 when no answer needed a retransmission, and when nothing was answered.
+   */
   lossEstimate: number;
   /** For each `unknown` (key: mapping, filtering, rfc3489, hairpin, portAllocation, alg), why. */
   unknownReasons: Partial<Record<'mapping' | 'filtering' | 'rfc3489' | 'hairpin' | 'portAllocation' | 'alg', string>>;
 }
 
 /**
- * The largest chance, under the run's estimated loss, that all transmissions of an unanswered
+ * The largest chance, under the run's {@link doubtLoss}, that all transmissions of an unanswered
  * request were lost, for which the missing answer is still taken as "filtered". 1e-3 with 6 tries
  * allows a round-trip loss of about 30 % (10 % each way is 19 %).
  */
@@ -192,12 +195,19 @@ export function mappedOf(a: BindingAnswer | undefined): TransportAddress | undef
   return a?.xorMapped ?? a?.plainMapped;
 }
 
+/** What a run's answered requests tell about packet loss. */
+export interface LossEvidence {
+  /** Transmissions of the requests that were answered. */
+  sent: number;
+  /** Of those, the ones that went unanswered (each retransmission before the answer is one). */
+  lost: number;
+}
+
 /**
- * Round-trip loss estimate from all exchanges: unanswered transmissions before an answer, over all
- * transmissions of answered exchanges, with half a failure in one try added as a prior so that a
- * short clean run does not claim zero loss.
+ * Loss evidence from all exchanges. Unanswered exchanges do not count: their silence may be
+ * filtering, which is what the tests ask about.
  */
-export function estimateLoss(exchanges: readonly (Exchange | undefined)[]): number {
+export function lossEvidence(exchanges: readonly (Exchange | undefined)[]): LossEvidence {
   let sent = 0;
   let lost = 0;
   for (const e of exchanges) {
@@ -205,19 +215,37 @@ export function estimateLoss(exchanges: readonly (Exchange | undefined)[]): numb
     sent += e.sent;
     lost += e.sent - 1;
   }
-  return (lost + 0.5) / (sent + 1);
+  return { sent, lost };
+}
+
+/** The loss that was seen: lost over sent, 0 without any answered transmission. */
+export function observedLoss(l: LossEvidence): number {
+  return l.sent === 0 ? 0 : l.lost / l.sent;
+}
+
+/**
+ * The loss rate a missing answer is judged against: the mean under a Jeffreys prior (half a
+ * failure in one try), never the bare observation. A short clean run has seen too little to claim
+ * zero loss, and zero would make any silence look like filtering; with no evidence at all it is
+ * 0.5. It is never reported as loss.
+ */
+export function doubtLoss(l: LossEvidence): number {
+  return (l.lost + 0.5) / (l.sent + 1);
 }
 
 /** Why a missing answer cannot be trusted, or undefined when it can. */
-export function negativeDoubt(e: Exchange | undefined, loss: number): string | undefined {
+export function negativeDoubt(e: Exchange | undefined, loss: LossEvidence): string | undefined {
   if (!e) return 'not tested';
   if (e.answer) return undefined;
   if (e.errorCode !== undefined) return `the server answered with error ${e.errorCode}`;
   if (e.wrongSource) return `the answer came from ${fmt(e.wrongSource)}, not the address asked for (the server ignores CHANGE-REQUEST?)`;
   if (e.sent < MIN_NEGATIVE_TRIES) return `only ${e.sent} request(s) went out before the time ran out`;
-  const p = loss ** e.sent;
-  if (p > NEGATIVE_CONFIDENCE) {
-    return `no answer to ${e.sent} requests, but with ${Math.round(loss * 100)} % loss that may be chance`;
+  if (doubtLoss(loss) ** e.sent > NEGATIVE_CONFIDENCE) {
+    const seen =
+      loss.lost > 0
+        ? `${loss.lost} of ${loss.sent} transmissions of answered requests went unanswered (about ${Math.round(observedLoss(loss) * 100)} % loss)`
+        : `only ${loss.sent} answered transmission(s) to measure loss by`;
+    return `no answer to ${e.sent} requests, but ${seen}, so that may be chance`;
   }
   return undefined;
 }
@@ -274,7 +302,7 @@ export function classifyMapping(m: MappingObservations, nat: NatPresence): { map
  * negatives must be trustworthy (see {@link negativeDoubt}); answers from the wrong source or
  * error responses mean the server cannot run the test.
  */
-export function classifyFiltering(f: FilteringObservations | undefined, loss: number): { filtering: Filtering; reason?: string } {
+export function classifyFiltering(f: FilteringObservations | undefined, loss: LossEvidence): { filtering: Filtering; reason?: string } {
   if (!f) return { filtering: Filtering.Unknown, reason: 'the server has no alternate address (RFC 5780 OTHER-ADDRESS); filtering needs CHANGE-REQUEST' };
   if (f.changeBoth.answer) return { filtering: Filtering.EndpointIndependent };
   if (f.changeBoth.errorCode !== undefined || f.changePort.errorCode !== undefined) {
@@ -341,7 +369,7 @@ export function classifyPortAllocation(
 }
 
 /** Hairpinning: received → yes; not received after enough tries → no; no NAT → not applicable. */
-export function classifyHairpin(h: HairpinObservations | undefined, nat: NatPresence, loss: number): { hairpin: Hairpin; reason?: string } {
+export function classifyHairpin(h: HairpinObservations | undefined, nat: NatPresence, loss: LossEvidence): { hairpin: Hairpin; reason?: string } {
   if (nat === NatPresence.None) return { hairpin: Hairpin.NotApplicable };
   if (!h) return { hairpin: Hairpin.Unknown, reason: 'not tested' };
   if (h.received) return { hairpin: Hairpin.Yes };
@@ -408,7 +436,7 @@ export function classify(o: Observations): Verdict {
   const mapped = mappedOf(m.primary.answer);
   const answered = mapped !== undefined || (o.filtering?.base.answer !== undefined);
   const exchanges = [m.primary, m.altPort, m.altIp, m.altBoth, o.filtering?.base, o.filtering?.changeBoth, o.filtering?.changePort];
-  const loss = estimateLoss(exchanges);
+  const loss = lossEvidence(exchanges);
   const unknownReasons: Verdict['unknownReasons'] = {};
 
   if (!answered) {
@@ -423,7 +451,7 @@ export function classify(o: Observations): Verdict {
       hairpin: Hairpin.Unknown,
       alg: Alg.Unknown,
       algEvidence: [],
-      lossEstimate: loss,
+      lossEstimate: observedLoss(loss),
       unknownReasons: { mapping: 'no STUN answer', filtering: 'no STUN answer', hairpin: 'no STUN answer', portAllocation: 'no STUN answer', alg: 'no STUN answer' },
     };
   }
@@ -463,7 +491,7 @@ export function classify(o: Observations): Verdict {
     hairpin: hp.hairpin,
     alg: alg.alg,
     algEvidence: alg.evidence,
-    lossEstimate: loss,
+    lossEstimate: observedLoss(loss),
     unknownReasons,
   };
   if (mapped) verdict.mapped = mapped;

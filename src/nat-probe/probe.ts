@@ -20,6 +20,7 @@ import { decodeMessage, encodeMessage, getAttribute, type StunAttribute, type St
 import { ECHO_ATTRIBUTE } from '../stun/server.js';
 import type { TransportAddress } from '../stun/ip.js';
 import { toTransportAddress } from '../transport/address.js';
+import { TurnkitError } from '../errors.js';
 import {
   nextLifetimeRound,
   updateLifetimeBounds,
@@ -76,16 +77,25 @@ export class ProbeSocket {
     this.socket.on('error', () => undefined); // ICMP errors on a connected path: treat as loss
   }
 
-  /** Opens a socket bound to `localAddress` (port 0). */
+  /**
+   * Opens a socket bound to `localAddress` (port 0). A bind failure (e.g. EADDRNOTAVAIL: the
+   * address is not on this host) throws ERR_LISTEN_FAILED with the system error as `cause`.
+   */
   static async open(localAddress: string): Promise<ProbeSocket> {
     const s = new ProbeSocket(localAddress.includes(':') ? 'udp6' : 'udp4');
-    await new Promise<void>((resolve, reject) => {
-      s.socket.once('error', reject);
-      s.socket.bind({ address: localAddress, port: 0 }, () => {
-        s.socket.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.socket.once('error', reject);
+        s.socket.bind({ address: localAddress, port: 0 }, () => {
+          s.socket.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      s.close();
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new TurnkitError('ERR_LISTEN_FAILED', `cannot bind a UDP socket to ${localAddress}: ${code}`, { cause: err });
+    }
     const a = s.socket.address();
     s.local = toTransportAddress(a.address, a.port);
     s.echoHex = encodeAddress(s.local).toString('hex');
@@ -255,7 +265,7 @@ export interface ProbeResult {
   durationMs: number;
 }
 
-/** Runs every test and returns what was seen; never throws on network trouble (only on a bad local address). */
+/** Runs every test and returns what was seen; never throws on network trouble, only ERR_LISTEN_FAILED for a local address it cannot bind. */
 export async function runProbe(opts: ProbeOptions): Promise<ProbeResult> {
   const start = Date.now();
   const deadline = start + opts.timeoutMs;

@@ -53,6 +53,7 @@ export interface NatReport {
   hairpin: Hairpin;
   alg: Alg;
   algEvidence: string[];
+  /** Loss seen on this run (see Verdict.lossEstimate); 0 when no answer needed a retransmission. */
   lossEstimate: number;
   unknownReasons: Record<string, string>;
   lifetime: null | { seconds: number | null; aliveAt: number; deadAt: number | null; maxSeconds: number; complete: boolean };
@@ -77,6 +78,8 @@ function rec(name: string, e: Exchange | undefined): TestRecord | undefined {
 /** Inputs of the report beyond the verdict. */
 export interface ReportInput {
   server: string;
+  /** `server` resolved, to tell which TURN results reached the same host. */
+  serverAddress?: TransportAddress;
   observations: Observations;
   verdict: Verdict;
   otherAddress?: TransportAddress;
@@ -139,19 +142,88 @@ export function buildReport(i: ReportInput): NatReport {
     durationMs: i.durationMs,
     tests,
   };
-  report.consequences = consequences(report);
+  report.consequences = consequences(report, i.serverAddress ? udpSilence(i.serverAddress, i.turn) : UdpSilence.Untested);
   return report;
 }
 
-/** What the verdict means for calls, one sentence each, most important first. */
-export function consequences(r: Pick<NatReport, 'status' | 'nat' | 'mapping' | 'filtering' | 'rfc3489' | 'hairpin' | 'alg' | 'lifetime' | 'turn' | 'rfc5780'>): string[] {
-  const out: string[] = [];
-  if (r.status === 'no-response') {
-    out.push(
-      'No STUN answer over UDP: either this network blocks UDP or the server is down; from here the two look the same. ' +
-        'Try another STUN server, or a TURN server over TCP/TLS (--turn turns:HOST:443 …): if that works, UDP is blocked and calls will need TURN over TCP or TLS.',
-    );
+/** What the TURN attempts tell about a STUN server that did not answer over UDP. */
+export const UdpSilence = {
+  /** No TURN over TCP or TLS to the server's IP was tried: UDP blocked and server down look the same. */
+  Untested: 'untested',
+  /** TURN over TCP or TLS to the server's IP was tried and did not work either. */
+  StreamFailed: 'stream-failed',
+  /** TURN over TCP or TLS to the server's IP worked (and not over UDP): the server is up, UDP is blocked. */
+  UdpBlocked: 'udp-blocked',
+  /** TURN over UDP to the server's IP worked: UDP gets through, the STUN port is silent. */
+  StunSilent: 'stun-silent',
+} as const;
+export type UdpSilence = (typeof UdpSilence)[keyof typeof UdpSilence];
+
+/**
+ * Relates the TURN results to the STUN server by IP (the ports may differ: turns: on 443 is
+ * common). Only a working Allocate counts as an answer; a failed one may be a refusal, a timeout
+ * or a TLS error, and TurnResult does not say which.
+ */
+export function udpSilence(server: TransportAddress, turn: readonly TurnResult[] | null | undefined): UdpSilence {
+  // URL's host parser writes an IPv6 address one way only (2001:DB8:0::1 → 2001:db8::1).
+  const canonical = (ip: string): string => (ip.includes(':') ? new URL(`http://[${ip}]/`).hostname : ip);
+  const ip = canonical(server.address);
+  const same = (turn ?? []).filter((t) => {
+    const host = /^\[(.+)\]:\d+$/.exec(t.server)?.[1] ?? /^([^:]+):\d+$/.exec(t.server)?.[1];
+    return host !== undefined && canonical(host) === ip;
+  });
+  if (same.some((t) => t.ok && t.transport === 'udp')) return UdpSilence.StunSilent;
+  const stream = same.filter((t) => t.transport !== 'udp');
+  if (stream.some((t) => t.ok)) return UdpSilence.UdpBlocked;
+  return stream.length > 0 ? UdpSilence.StreamFailed : UdpSilence.Untested;
+}
+
+/** The no-response explanation in one clause, for the CLI's stderr line; `turnGiven`: --turn was used. */
+export function noResponseSummary(silence: UdpSilence, turnGiven: boolean): string {
+  switch (silence) {
+    case UdpSilence.UdpBlocked:
+      return 'UDP is blocked on the path; the server is up (TURN over TCP/TLS to it works)';
+    case UdpSilence.StunSilent:
+      return 'UDP reaches that host (TURN over UDP to it works), so nothing answers STUN on that port; check the port in --server';
+    case UdpSilence.StreamFailed:
+      return 'and TURN over TCP/TLS to that host did not work either, so the server is down or unreachable from here, or it refused the TURN request; try another server';
+    default:
+      return (
+        'UDP is blocked here or the server is down (they look the same from here); ' +
+        (turnGiven ? 'try another server, or TURN over TCP/TLS to this one, to tell them apart' : 'try another server or --turn turns:HOST:443 to tell them apart')
+      );
   }
+}
+
+/** The no-response consequence, from what the TURN attempts showed. */
+function noResponseConsequence(silence: UdpSilence, turnGiven: boolean): string {
+  switch (silence) {
+    case UdpSilence.UdpBlocked:
+      return 'No STUN answer over UDP, but TURN over TCP/TLS to the same server works: the server is up, so UDP is blocked on the path. Calls will need TURN over TCP or TLS.';
+    case UdpSilence.StunSilent:
+      return 'No STUN answer over UDP, but TURN over UDP to the same host works: UDP gets through, and nothing answers STUN at the --server address; check its port.';
+    case UdpSilence.StreamFailed:
+      return 'No STUN answer over UDP, and TURN over TCP/TLS to the same server did not work either (see the TURN lines): the server is down or unreachable from here, or it refused the TURN request. Try another STUN server.';
+    default:
+      return (
+        'No STUN answer over UDP: either this network blocks UDP or the server is down; from here the two look the same. ' +
+        (turnGiven
+          ? 'Try another STUN server, or TURN over TCP/TLS to this same server: if that works, UDP is blocked and calls will need TURN over TCP or TLS.'
+          : 'Try another STUN server, or a TURN server over TCP/TLS (--turn turns:HOST:443 …): if that works, UDP is blocked and calls will need TURN over TCP or TLS.')
+      );
+  }
+}
+
+/**
+ * What the verdict means for calls, one sentence each, most important first. `silence` (from
+ * {@link udpSilence}) picks the explanation when nothing answered over UDP.
+ */
+export function consequences(
+  r: Pick<NatReport, 'status' | 'nat' | 'mapping' | 'filtering' | 'rfc3489' | 'hairpin' | 'alg' | 'lifetime' | 'turn' | 'rfc5780'>,
+  silence: UdpSilence = UdpSilence.Untested,
+): string[] {
+  const out: string[] = [];
+  if (r.status === 'no-response') out.push(noResponseConsequence(silence, r.turn !== null));
   if (r.alg === Alg.Present) {
     out.push(
       'A router on the path rewrites IP addresses inside UDP payloads (an "ALG", often a SIP helper). It corrupts STUN and SIP messages and is what NAT Slipstreaming abuses to open ports into your network. ' +
@@ -220,7 +292,8 @@ export function formatReport(r: NatReport): string {
   const why = (k: string): string => (r.unknownReasons[k] ? ` (${r.unknownReasons[k]})` : '');
   const lines = [`server:            ${r.server}${r.otherAddress ? `, alternate ${r.otherAddress}` : ''}`, `local address:     ${r.local}`];
   if (r.status === 'no-response') {
-    lines.push('mapped address:    (no answer)', 'RFC 3489 type:     UDP Blocked (or the server is down)');
+    // Whether the server is up is for "What this means" to say: it weighs the TURN results.
+    lines.push('mapped address:    (no answer)', 'RFC 3489 type:     UDP Blocked (no STUN answer over UDP; see below)');
   } else {
     lines.push(
       `mapped address:    ${r.mapped ?? '(none)'}`,
@@ -243,7 +316,9 @@ export function formatReport(r: NatReport): string {
   for (const t of r.turn ?? []) {
     lines.push(`TURN ${t.transport.toUpperCase().padEnd(4)} ${t.server}: ${t.ok ? `ok, relayed address ${t.relayed}` : `failed: ${t.error}`}`);
   }
-  if (r.status === 'classified' && r.lossEstimate > 0.15) lines.push(`packet loss:       about ${Math.round(r.lossEstimate * 100)} % (some answers needed retransmissions)`);
+  if (r.status === 'classified' && r.lossEstimate > 0) {
+    lines.push(`packet loss:       about ${Math.max(1, Math.round(r.lossEstimate * 100))} % (requests that went unanswered and were sent again)`);
+  }
   lines.push(`time:              ${r.durationMs} ms`);
   if (r.consequences.length > 0) {
     lines.push('', 'What this means:');

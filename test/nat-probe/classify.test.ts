@@ -10,12 +10,15 @@ import {
   classifyNatPresence,
   classifyPortAllocation,
   classifyRfc3489,
-  estimateLoss,
+  doubtLoss,
+  lossEvidence,
   negativeDoubt,
+  observedLoss,
   nextLifetimeRound,
   updateLifetimeBounds,
   type BindingAnswer,
   type Exchange,
+  type LossEvidence,
   type Observations,
 } from '../../src/nat-probe/classify.js';
 import { encodeAddress } from '../../src/stun/attributes/address.js';
@@ -38,6 +41,10 @@ function ok(mapped: TransportAddress, from: TransportAddress, sent = 1, extra: P
   return { sent, answer: answer(mapped, from, extra) };
 }
 const none = (sent = 6): Exchange => ({ sent });
+/** Loss evidence of a run: `lost` of `sent` transmissions of answered requests went unanswered. */
+const seen = (lost: number, sent: number): LossEvidence => ({ lost, sent });
+/** A clean run of ten answered requests (doubt rate 0.045). */
+const CLEAN = seen(0, 10);
 
 /** Mapping observations: the external address seen from each of the four server addresses. */
 function mapping(local: TransportAddress, x: [TransportAddress, TransportAddress, TransportAddress, TransportAddress]): Observations['mapping'] {
@@ -173,39 +180,38 @@ t.test('server without RFC 5780: says which tests need it', async (t) => {
 });
 
 t.test('partial and lossy observations give unknown, never a guess', async (t) => {
-  const lossless = 0.05;
   t.test('change tests cut short by the budget', async (t) => {
     const f = { local: LOCAL_F, base: ok(PUB(1), PRIMARY), changeBoth: none(2), changePort: none(2) };
-    const r = classifyFiltering(f, lossless);
+    const r = classifyFiltering(f, CLEAN);
     t.equal(r.filtering, 'unknown');
     t.match(r.reason, /only 2 request/);
   });
   t.test('high measured loss makes 6 silent tries inconclusive', async (t) => {
     const f = { local: LOCAL_F, base: ok(PUB(1), PRIMARY, 4), changeBoth: none(6), changePort: none(6) };
-    const r = classifyFiltering(f, 0.5);
+    const r = classifyFiltering(f, seen(2, 4));
     t.equal(r.filtering, 'unknown');
     t.match(r.reason, /50 % loss/);
   });
   t.test('change port answered but change IP+port uncertain: not "address-dependent"', async (t) => {
-    const r = classifyFiltering({ local: LOCAL_F, base: ok(PUB(1), PRIMARY), changeBoth: none(2), changePort: ok(PUB(1), ALT_PORT) }, lossless);
+    const r = classifyFiltering({ local: LOCAL_F, base: ok(PUB(1), PRIMARY), changeBoth: none(2), changePort: ok(PUB(1), ALT_PORT) }, CLEAN);
     t.equal(r.filtering, 'unknown');
   });
   t.test('an answer is trusted however lossy the run', async (t) => {
-    const r = classifyFiltering({ local: LOCAL_F, base: none(6), changeBoth: ok(PUB(1), OTHER, 5), changePort: none(1) }, 0.9);
+    const r = classifyFiltering({ local: LOCAL_F, base: none(6), changeBoth: ok(PUB(1), OTHER, 5), changePort: none(1) }, seen(9, 10));
     t.equal(r.filtering, 'endpoint-independent');
   });
   t.test('server ignores CHANGE-REQUEST (answers from the same address)', async (t) => {
-    const r = classifyFiltering({ local: LOCAL_F, base: ok(PUB(1), PRIMARY), changeBoth: { sent: 6, wrongSource: PRIMARY }, changePort: { sent: 6, wrongSource: PRIMARY } }, lossless);
+    const r = classifyFiltering({ local: LOCAL_F, base: ok(PUB(1), PRIMARY), changeBoth: { sent: 6, wrongSource: PRIMARY }, changePort: { sent: 6, wrongSource: PRIMARY } }, CLEAN);
     t.equal(r.filtering, 'unknown');
     t.match(r.reason, /ignores CHANGE-REQUEST/);
   });
   t.test('server refuses CHANGE-REQUEST with 420', async (t) => {
-    const r = classifyFiltering({ local: LOCAL_F, base: ok(PUB(1), PRIMARY), changeBoth: { sent: 1, errorCode: 420 }, changePort: { sent: 1, errorCode: 420 } }, lossless);
+    const r = classifyFiltering({ local: LOCAL_F, base: ok(PUB(1), PRIMARY), changeBoth: { sent: 1, errorCode: 420 }, changePort: { sent: 1, errorCode: 420 } }, CLEAN);
     t.equal(r.filtering, 'unknown');
     t.match(r.reason, /420/);
   });
   t.test('filtering socket got nothing at all', async (t) => {
-    const r = classifyFiltering({ local: LOCAL_F, base: none(6), changeBoth: none(6), changePort: none(6) }, lossless);
+    const r = classifyFiltering({ local: LOCAL_F, base: none(6), changeBoth: none(6), changePort: none(6) }, CLEAN);
     t.equal(r.filtering, 'unknown');
   });
   t.test('mapping: Test II lost', async (t) => {
@@ -255,23 +261,43 @@ t.test('NAT presence', async (t) => {
   t.equal(classifyNatPresence(PUB(40000), LOCAL_M, IFACES), 'nat');
 });
 
-t.test('loss estimate and the standard of proof for a missing answer', async (t) => {
-  t.equal(estimateLoss([]), 0.5, 'no data: the prior');
-  t.ok(estimateLoss(Array.from({ length: 10 }, () => ok(PUB(1), PRIMARY, 1))) < 0.1);
-  t.ok(estimateLoss([ok(PUB(1), PRIMARY, 3), ok(PUB(1), PRIMARY, 2)]) > 0.3);
-  t.equal(negativeDoubt(undefined, 0.1), 'not tested');
-  t.equal(negativeDoubt(ok(PUB(1), PRIMARY), 0.9), undefined, 'answered: nothing to doubt');
-  t.equal(negativeDoubt(none(6), 0.19), undefined, '10 % loss each way, 6 tries: trusted');
-  t.ok(negativeDoubt(none(6), 0.4), '40 % round-trip loss: not trusted');
-  t.ok(negativeDoubt(none(3), 0.01), 'too few tries');
+t.test('loss: what was seen is reported, the standard of proof keeps its prior', async (t) => {
+  t.same(lossEvidence([ok(PUB(1), PRIMARY, 3), none(6), undefined, ok(PUB(1), PRIMARY, 1)]), { lost: 2, sent: 4 }, 'unanswered exchanges are not loss');
+  t.equal(observedLoss(seen(0, 0)), 0, 'nothing answered: nothing seen');
+  t.equal(observedLoss(seen(0, 1)), 0, 'one clean exchange: no loss seen');
+  t.equal(observedLoss(seen(2, 8)), 0.25);
+  t.equal(doubtLoss(seen(0, 0)), 0.5, 'no evidence: the prior alone');
+  t.equal(doubtLoss(seen(0, 1)), 0.25, 'one clean exchange proves little');
+  t.ok(doubtLoss(seen(0, 10)) < 0.1);
+  t.equal(doubtLoss(seen(3, 5)), 3.5 / 6, 'lossy runs: the rate the standard of proof always used');
+  t.equal(negativeDoubt(undefined, seen(1, 14)), 'not tested');
+  t.equal(negativeDoubt(ok(PUB(1), PRIMARY), seen(9, 10)), undefined, 'answered: nothing to doubt');
+  t.equal(negativeDoubt(none(6), seen(2, 12)), undefined, '10 % loss each way (19 % round trip), 6 tries: trusted');
+  t.match(negativeDoubt(none(6), seen(4, 10)), /4 of 10 transmissions of answered requests went unanswered \(about 40 % loss\)/, '40 % round-trip loss: not trusted');
+  t.ok(negativeDoubt(none(3), seen(0, 50)), 'too few tries');
+  t.equal(negativeDoubt(none(6), seen(0, 1)), undefined, 'one clean exchange, 6 silent tries: trusted');
+  const small = negativeDoubt(none(4), seen(0, 1));
+  t.match(small, /only 1 answered transmission/, 'a small clean sample: unsure, and says why');
+  t.notMatch(small, /% loss/, 'without claiming loss that was not seen');
+});
+
+t.test('a clean run reports no loss, whatever its size', async (t) => {
+  const one: Observations = { interfaceAddresses: IFACES, mapping: { local: LOCAL_M, primary: ok(LOCAL_M, PRIMARY) }, hairpin: { sent: 6, received: false } };
+  t.equal(classify(one).lossEstimate, 0, 'one-address server, one answered exchange');
+  t.equal(classify(natCase(EIM4, PUB(40001), false, false)).lossEstimate, 0, 'full RFC 5780 run');
+  t.equal(classify({ interfaceAddresses: IFACES, mapping: { local: LOCAL_M, primary: none(5) } }).lossEstimate, 0, 'no answer: no loss measured');
+  const lossy = natCase(EIM4, PUB(40001), false, false);
+  lossy.mapping.primary.sent = 3;
+  t.equal(classify(lossy).lossEstimate, 2 / 7, 'two retransmissions over seven transmissions of answered requests');
 });
 
 t.test('hairpin', async (t) => {
-  t.equal(classifyHairpin({ sent: 1, received: true }, 'nat', 0.1).hairpin, 'yes');
-  t.equal(classifyHairpin({ sent: 6, received: false }, 'nat', 0.1).hairpin, 'no');
-  t.equal(classifyHairpin({ sent: 2, received: false }, 'nat', 0.1).hairpin, 'unknown');
-  t.equal(classifyHairpin(undefined, 'nat', 0.1).hairpin, 'unknown');
-  t.equal(classifyHairpin({ sent: 1, received: true }, 'none', 0.1).hairpin, 'not-applicable');
+  const h = seen(1, 14);
+  t.equal(classifyHairpin({ sent: 1, received: true }, 'nat', h).hairpin, 'yes');
+  t.equal(classifyHairpin({ sent: 6, received: false }, 'nat', h).hairpin, 'no');
+  t.equal(classifyHairpin({ sent: 2, received: false }, 'nat', h).hairpin, 'unknown');
+  t.equal(classifyHairpin(undefined, 'nat', h).hairpin, 'unknown');
+  t.equal(classifyHairpin({ sent: 1, received: true }, 'none', h).hairpin, 'not-applicable');
 });
 
 t.test('port allocation', async (t) => {

@@ -2,7 +2,8 @@
 // names the verdict and its consequence in plain words.
 import t from 'tap';
 import { classify, type BindingAnswer, type Exchange, type Observations } from '../../src/nat-probe/classify.js';
-import { buildReport, consequences, formatReport, SCHEMA_VERSION } from '../../src/nat-probe/report.js';
+import { buildReport, consequences, formatReport, noResponseSummary, SCHEMA_VERSION, udpSilence, UdpSilence } from '../../src/nat-probe/report.js';
+import type { TurnResult } from '../../src/nat-probe/turn.js';
 import type { TransportAddress } from '../../src/stun/ip.js';
 import { loadReportSchema, validate } from './schema.js';
 
@@ -110,4 +111,62 @@ t.test('the schema checker itself catches violations', async (t) => {
   t.ok(validate(schema, { ...r, extra: 1 }).length > 0, 'unknown key');
   const { nat: _nat, ...missing } = r;
   t.ok(validate(schema, missing).length > 0, 'missing key');
+});
+
+t.test('packet loss: only what was seen, never the prior', async (t) => {
+  const local = A('198.18.0.2', 40000);
+  const oneAddress: Observations = { interfaceAddresses: ['198.18.0.2'], mapping: { local, primary: ans(local, PRIMARY) }, hairpin: { sent: 6, received: false } };
+  const clean = buildReport({ server: 's', observations: oneAddress, verdict: classify(oneAddress), durationMs: 1 });
+  t.equal(clean.lossEstimate, 0, 'one answered exchange, sent once: no loss');
+  t.notMatch(formatReport(clean), /packet loss|retransmi/, 'the text claims no loss');
+  t.same(validate(schema, JSON.parse(JSON.stringify(clean))), []);
+
+  const full = natObs([40000, 40000, 40000, 40000], false, false);
+  t.equal(buildReport({ server: 's', observations: full, verdict: classify(full), durationMs: 1 }).lossEstimate, 0, 'a clean RFC 5780 run: 0');
+
+  full.mapping.primary.sent = 3;
+  const lossy = buildReport({ server: 's', observations: full, verdict: classify(full), durationMs: 1 });
+  t.equal(lossy.lossEstimate, 0.286, 'two of seven transmissions of answered requests went unanswered');
+  t.match(formatReport(lossy), /packet loss: +about 29 %/);
+});
+
+t.test('a small clean sample leaves the hairpin unsure without inventing loss', async (t) => {
+  const o: Observations = { interfaceAddresses: ['198.19.0.2'], mapping: { local: A('198.19.0.2', 40000), primary: ans(A('198.18.0.1', 40000), PRIMARY) }, hairpin: { sent: 4, received: false } };
+  const r = buildReport({ server: 's', observations: o, verdict: classify(o), durationMs: 1 });
+  t.equal(r.hairpin, 'unknown', 'one answered exchange cannot vouch for four silent tries');
+  t.match(r.unknownReasons.hairpin, /only 1 answered transmission/);
+  t.notMatch(formatReport(r), /% loss|packet loss/);
+});
+
+t.test('no STUN answer over UDP: the conclusion weighs the TURN results for the same server', async (t) => {
+  const server = A('198.18.0.10', 3478);
+  const tr = (transport: TurnResult['transport'], srv: string, ok: boolean): TurnResult => ({ uri: `turn:${srv}`, transport, server: srv, ok, ms: 1, ...(ok ? { relayed: '198.18.0.10:50000' } : { error: 'no answer' }) });
+  t.equal(udpSilence(server, undefined), UdpSilence.Untested, 'no --turn');
+  t.equal(udpSilence(server, [tr('tls', '198.18.0.99:443', true)]), UdpSilence.Untested, 'another host says nothing about this one');
+  t.equal(udpSilence(server, [tr('tls', '198.18.0.100:443', true)]), UdpSilence.Untested, 'an IP that merely starts like it is another host');
+  t.equal(udpSilence(server, [tr('udp', '198.18.0.10:3478', false), tr('tcp', '198.18.0.10:3478', true)]), UdpSilence.UdpBlocked);
+  t.equal(udpSilence(server, [tr('tls', '198.18.0.10:443', true)]), UdpSilence.UdpBlocked, 'another port of the same host counts');
+  t.equal(udpSilence(server, [tr('udp', '198.18.0.10:3479', true), tr('tcp', '198.18.0.10:3479', true)]), UdpSilence.StunSilent, 'UDP to that host works');
+  t.equal(udpSilence(server, [tr('tcp', '198.18.0.10:3478', false)]), UdpSilence.StreamFailed);
+  const v6 = (address: string): TransportAddress => ({ family: 'IPv6', address, port: 3478 });
+  t.equal(udpSilence(v6('2001:db8::1'), [tr('tls', '[2001:db8::1]:5349', true)]), UdpSilence.UdpBlocked, 'IPv6');
+  t.equal(udpSilence(v6('2001:DB8:0::1'), [tr('tls', '[2001:db8::1]:5349', true)]), UdpSilence.UdpBlocked, 'IPv6 written another way');
+  t.equal(udpSilence(server, [tr('tls', 'turn.example.org', false)]), UdpSilence.Untested, 'a name that did not resolve is no evidence');
+
+  const o: Observations = { interfaceAddresses: [], mapping: { local: A('198.19.0.2', 40000), primary: { sent: 5 } } };
+  const blocked = buildReport({ server: '198.18.0.10', serverAddress: server, observations: o, verdict: classify(o), durationMs: 1, turn: [tr('tcp', '198.18.0.10:3478', true)] });
+  t.equal(blocked.status, 'no-response', 'the status keeps its meaning: no STUN answer over UDP');
+  t.match(blocked.consequences[0], /the server is up, so UDP is blocked on the path/);
+  t.notMatch(blocked.consequences[0], /server is down|--turn/, 'neither the ruled-out cause nor the flag already given');
+  const text = formatReport(blocked);
+  t.notMatch(text, /server is down|--turn/);
+  t.same(validate(schema, JSON.parse(JSON.stringify(blocked))), []);
+
+  t.match(noResponseSummary(UdpSilence.UdpBlocked, true), /UDP is blocked on the path; the server is up/);
+  t.notMatch(noResponseSummary(UdpSilence.UdpBlocked, true), /server is down|--turn/);
+  t.notMatch(noResponseSummary(UdpSilence.StreamFailed, true), /--turn/);
+  t.notMatch(noResponseSummary(UdpSilence.Untested, true), /--turn/, '--turn given (for another host): no flag suggested');
+  t.match(noResponseSummary(UdpSilence.Untested, false), /UDP is blocked here or the server is down.*--turn turns:HOST:443/);
+  t.notMatch(consequences({ ...(blocked as Parameters<typeof consequences>[0]), turn: [] }, UdpSilence.Untested)[0], /--turn/);
+  t.match(consequences({ ...(blocked as Parameters<typeof consequences>[0]), turn: null })[0], /--turn turns:HOST:443/, 'without --turn it is suggested');
 });
