@@ -1,5 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { resolveConfig, type ConfigInput } from '../src/config.js';
 import {
@@ -88,10 +88,13 @@ function gatherInput(opts: Record<string, unknown>): { input: ConfigInput; expla
   return { input, explain: (e) => explainError(e, sources) };
 }
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('turnkit')
   .description('Self-hosted STUN/TURN server')
+  .version(version, '-V, --version', 'print the version and exit')
   .showSuggestionAfterError()
-  // Usage errors get the same one line and status 2 as configuration errors; help and --version exit 0.
+  // Usage errors get the same one line and status 2 as configuration errors; help and the version exit 0.
   .configureOutput({ outputError: (text, write) => write(`turnkit: ${text.replace(/^error: /, '').replace(/\n(?=.)/g, ' ')}`) })
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { AttributeType, MAGIC_COOKIE, MessageClass, Method } from '../../src/stun/constants.js';
 import { decodeXorAddress } from '../../src/stun/attributes/address.js';
 import { decodeMessage, encodeMessage, getAttribute } from '../../src/stun/message.js';
@@ -63,12 +64,15 @@ for (const [args, message] of badFlags) {
   });
 }
 
-t.test('help and a listener that cannot be opened: status 0 and 1', async (t) => {
+t.test('help, --version and a listener that cannot be opened: status 0, 0 and 1', async (t) => {
   for (const args of [['--help'], ['help'], ['help', 'serve'], ['serve', '--help']]) {
     const r = await runCli(args);
     t.equal(r.code, 0, `${args.join(' ')}: status 0`);
     t.match(r.stdout, /Usage: turnkit/, `${args.join(' ')}: usage on stdout`);
   }
+  const v = await runCli(['--version']);
+  t.equal(v.code, 0, '--version: status 0');
+  t.equal(v.stdout.trim(), JSON.parse(readFileSync(fileURLToPath(new URL('../../../package.json', import.meta.url)), 'utf8')).version, '--version prints package.json\'s version');
   // 198.18.0.1 is not on this host (tests never configure it outside a namespace): the bind fails.
   const r = await runCli(['serve', '--listen', '198.18.0.1:0', '--no-http', '--no-metrics']);
   t.equal(r.code, 1, 'an address that is not on this host: status 1 (the host, not the flags)');
