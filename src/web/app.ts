@@ -308,8 +308,9 @@ function onMessage(m: ServerMessage): void {
       renewed(m.iceServers, m.ttl);
       return;
     case 'error':
+      // Leaving resets the status line, so the reason goes on it afterwards.
+      if (m.code === 'room-full') leave();
       status(`Signaling error (${m.code}): ${m.message}`);
-      if (m.code === 'room-full') void leave();
       return;
   }
 }
@@ -341,14 +342,21 @@ async function join(room: string): Promise<void> {
   ws.addEventListener('close', (e) => {
     if (state.ws !== ws) return;
     const room = state.room;
-    void leave();
+    leave();
     status(room ? `Disconnected from the signaling server (code ${e.code}${e.reason ? ': ' + e.reason : ''}).` : `Cannot reach the signaling server (code ${e.code}).`);
   });
   $<HTMLButtonElement>('leave').disabled = false;
   state.timer = window.setInterval(() => void refreshStats(), 1000);
 }
 
-async function leave(): Promise<void> {
+/** Stops the camera and microphone (their indicator goes off) and removes the page's own tile. */
+function releaseMedia(): void {
+  for (const track of state.local?.getTracks() ?? []) track.stop();
+  state.local = undefined;
+  document.querySelector('#tiles figure[data-peer="self"]')?.remove();
+}
+
+function leave(): void {
   const ws = state.ws;
   state.ws = undefined;
   if (ws && ws.readyState === WebSocket.OPEN) {
@@ -356,6 +364,7 @@ async function leave(): Promise<void> {
     ws.close(1000, 'left');
   }
   for (const id of [...state.peers.keys()]) removePeer(id);
+  releaseMedia();
   if (state.timer !== undefined) clearInterval(state.timer);
   state.timer = undefined;
   scheduleRenew(0);
@@ -624,7 +633,7 @@ function init(): void {
     e.preventDefault();
     if (room.checkValidity()) void join(room.value);
   });
-  $('leave').addEventListener('click', () => void leave());
+  $('leave').addEventListener('click', () => leave());
   $('turn-test').addEventListener('click', () => void turnTest());
   if (room.value && room.checkValidity()) void join(room.value);
   else room.focus();

@@ -10,6 +10,8 @@
  *   turnkit_relayed_bytes_total growing; a screenshot of the page (ICE panel included) goes to
  *   test-output/conference.png;
  * - closing one page mid-call: the other is told and drops the peer;
+ * - a fifth person in a full room (four WebSocket members): the page says room-full and releases
+ *   its camera;
  * - Chromium calling Firefox (Debian's firefox-esr over WebDriver BiDi, fake media), relay only:
  *   each decodes the other's video over relay ↔ relay, libwebrtc's TURN client on one side and
  *   Firefox's (nICEr) on the other.
@@ -22,6 +24,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { chromiumMissing, launchChromium, within } from '../helpers/chromium.js';
 import { firefoxMissing, launchFirefox } from '../helpers/firefox.js';
 import { counterSum, freePortRange, repoRoot, startTurnkit, type RunningServer, type Teardown } from './lib.js';
@@ -129,6 +132,28 @@ t.test('conference page through turnkit in Chromium', { skip: chromiumMissing() 
     await b.close();
     await a.waitForFunction(() => (globalThis as unknown as { turnkitConference: { peers(): unknown[] } }).turnkitConference.peers().length === 0, null, { timeout: 10_000 });
     t.equal(await a.locator('#tiles figure').count(), 1, 'a dropped b after it left');
+  });
+
+  t.test('a fifth person: the page says the room is full, and its camera is released', async (t) => {
+    // Four plain WebSocket members fill the room without any media.
+    const members = await Promise.all(
+      [0, 1, 2, 3].map(
+        () =>
+          new Promise<WebSocket>((resolve, reject) => {
+            const ws = new WebSocket(`ws://127.0.0.1:${server.http!.port}/signal`);
+            t.teardown(() => ws.terminate());
+            ws.once('error', reject);
+            ws.once('open', () => ws.send(JSON.stringify({ type: 'join', room: 'full' })));
+            ws.once('message', (d) => ((JSON.parse(String(d)) as { type: string }).type === 'welcome' ? resolve(ws) : reject(new Error(String(d)))));
+          }),
+      ),
+    );
+    t.equal(members.length, 4, 'four members joined room "full"');
+    const fifth = await open(t, browser, `${base}?room=full`, log);
+    await fifth.locator('#status', { hasText: 'room-full' }).waitFor({ timeout: 15_000 });
+    t.match(await fifth.locator('#status').textContent(), /Signaling error \(room-full\)/, 'the status line says why joining failed');
+    t.equal(await fifth.locator('#tiles figure').count(), 0, 'no own tile: the camera is released');
+    t.equal(await fifth.locator('#join').isDisabled(), false, 'Join can be pressed again');
   });
 
   t.test('relay only: media through turnkit', async (t) => {
