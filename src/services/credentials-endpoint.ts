@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isLoopback } from '../config.js';
 import { mintRestCredential } from '../turn/credentials.js';
 
 /** What the credential endpoint needs: the secrets, the callers' keys and how to describe the servers. */
@@ -13,6 +14,8 @@ export interface CredentialEndpointConfig {
   maxTtl: number;
   /** TURN URIs for the credential, e.g. `turn:turn.example.com:3478?transport=udp`. */
   uris: readonly string[];
+  /** The name clients reach this server by (`public_host`); without API keys, the one Host besides local names accepted. */
+  publicHost?: string | undefined;
 }
 
 /** A request as the endpoint sees it, independent of node:http. */
@@ -53,6 +56,42 @@ function keyMatches(presented: string, keys: readonly string[]): boolean {
 function header(req: EndpointRequest, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+/** A Host header: a bracketed IPv6 literal or a name / IPv4 address, then an optional port. */
+const HOST_HEADER = /^(?:\[([0-9A-Fa-f:.]{2,45})\]|([A-Za-z0-9.-]{1,253}))(?::\d{1,5})?$/;
+
+/** Whether `host` (a Host header) names this machine: a loopback IP, `localhost`, `*.localhost`, or one of `names`. */
+function isOwnHost(host: string | undefined, names: readonly string[]): boolean {
+  const m = HOST_HEADER.exec(host ?? '');
+  if (!m) return false;
+  const name = (m[1] ?? m[2]!).toLowerCase();
+  if (isLoopback(name) || name === 'localhost' || name.endsWith('.localhost')) return true;
+  return names.some((n) => n.replace(/^\[(.*)\]$/, '$1').toLowerCase() === name);
+}
+
+/**
+ * Guards a listener without API keys against DNS rebinding: a foreign site whose name resolves to
+ * 127.0.0.1 would otherwise have the operator's browser fetch credentials for its pages. Answers
+ * 421 unless Host names this machine (see isOwnHost), `listenHost` or `config.publicHost`; undefined
+ * means serve. Host alone decides: a rebound page can set X-Forwarded-Host with fetch. With API keys
+ * the key is the protection and any Host passes, unless `keyless` says the path hands out
+ * credentials without a key whatever is configured (the page's signaling socket).
+ */
+export function refuseForeignHost(
+  req: EndpointRequest,
+  config: CredentialEndpointConfig,
+  listenHost: string,
+  keyless = config.apiKeys.length === 0,
+): EndpointResponse | undefined {
+  if (!keyless) return undefined;
+  const names = config.publicHost ? [listenHost, config.publicHost] : [listenHost];
+  if (isOwnHost(header(req, 'host'), names)) return undefined;
+  return {
+    status: 421,
+    headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' },
+    body: 'This server has no API key, so it answers only for localhost, its own address and public_host.\nSet public_host (--public-host) to the name it is reached by, or configure an API key.\n',
+  };
 }
 
 /**

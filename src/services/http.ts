@@ -4,8 +4,9 @@ import type { Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config.js';
 import { TurnkitError } from '../errors.js';
 import { ConnectionGate } from '../transport/connection-gate.js';
-import { handleCredentialRequest, type CredentialEndpointConfig, type EndpointResponse } from './credentials-endpoint.js';
+import { handleCredentialRequest, refuseForeignHost, type CredentialEndpointConfig, type EndpointResponse } from './credentials-endpoint.js';
 import type { Logger } from './logger.js';
+import type { HttpRefusal } from './metrics.js';
 import type { WebClient } from './signaling.js';
 
 /** A running HTTP listener. */
@@ -32,8 +33,8 @@ function notFound(): EndpointResponse {
 export interface HttpLimits {
   /** Open connections per client IP (WebSocket connections included); 0 = no limit. */
   maxConnectionsPerIp: number;
-  /** Called for each connection refused by a limit (for metrics). */
-  onRefused?: () => void;
+  /** Called for each connection or request refused by a limit or the Host check (for metrics). */
+  onRefused?: (reason: HttpRefusal) => void;
 }
 
 /** How long a client may take to send a request's headers, and the whole request. */
@@ -60,7 +61,7 @@ function limitConnectionsPerIp(server: http.Server, limits: HttpLimits): void {
   server.on('connection', (socket: Socket) => {
     const ip = socket.remoteAddress ?? '';
     if (gate.admit(ip)) {
-      limits.onRefused?.();
+      limits.onRefused?.('per-ip-limit');
       socket.destroy();
       return;
     }
@@ -92,9 +93,12 @@ async function listen(server: http.Server, hp: HostPort, what: string): Promise<
   };
 }
 
+/** At most one log line a minute for refused Hosts: a misconfigured proxy refuses every request. */
+const HOST_LOG_INTERVAL_MS = 60_000;
+
 /**
  * The credential service and health probes: `/turn-credentials`, `/ice-servers`, `/healthz`,
- * `/readyz`. Every answer is JSON; errors never carry a stack trace.
+ * `/readyz`. Every answer is JSON except the Host refusal (plain text); errors never carry a stack trace.
  */
 export function startCredentialService(
   hp: HostPort,
@@ -104,6 +108,18 @@ export function startCredentialService(
   web?: WebClient,
   limits: HttpLimits = { maxConnectionsPerIp: 0 },
 ): Promise<HttpListener> {
+  let hostLoggedAt = -Infinity;
+  const foreignHost = (req: http.IncomingMessage, keyless?: boolean): EndpointResponse | undefined => {
+    const refused = refuseForeignHost({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, config(), hp.host, keyless);
+    if (!refused) return undefined;
+    limits.onRefused?.('host');
+    const now = Date.now();
+    if (now - hostLoggedAt >= HOST_LOG_INTERVAL_MS) {
+      hostLoggedAt = now;
+      logger.warn('http request refused', { reason: 'Host is not this server (set public_host)', host: String(req.headers.host ?? '').slice(0, 100) });
+    }
+    return refused;
+  };
   const server = createServer((req, res) => {
     try {
       const path = (req.url ?? '/').split('?')[0];
@@ -115,6 +131,9 @@ export function startCredentialService(
           body: health.ready ? '{"status":"ready"}\n' : '{"status":"not ready"}\n',
         });
       }
+      // After the probes: they hand out nothing, and some probers send no Host or an odd one.
+      const refused = foreignHost(req);
+      if (refused) return send(res, refused);
       if (web?.serve(req, res)) return;
       const r = handleCredentialRequest({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, config(), Date.now());
       send(res, r ?? notFound());
@@ -124,11 +143,20 @@ export function startCredentialService(
     }
   });
   limitConnectionsPerIp(server, limits);
-  server.on('upgrade', (req, socket, head) => (web ? web.upgrade(req, socket, head) : socket.destroy()));
+  server.on('upgrade', (req, socket, head) => {
+    if (!web) return socket.destroy();
+    // The signaling socket mints TURN credentials with no API key, so the Host check applies even
+    // when keys are configured for the credential API.
+    const refused = foreignHost(req, true);
+    if (!refused) return web.upgrade(req, socket, head);
+    socket.on('error', () => undefined);
+    const head421 = `HTTP/1.1 421 Misdirected Request\r\nConnection: close\r\nContent-Type: ${refused.headers['content-type']}\r\nContent-Length: ${Buffer.byteLength(refused.body)}\r\n\r\n`;
+    socket.end(head421 + refused.body, () => socket.destroy());
+  });
   return listen(server, hp, 'the credential service').then(
-    (l) => (web ? { address: l.address, close: () => (web.close(), l.close()) } : l),
-    (err) => {
-      web?.close();
+    (l) => (web ? { address: l.address, close: () => web.close().then(() => l.close()) } : l),
+    async (err) => {
+      await web?.close();
       throw err;
     },
   );

@@ -44,7 +44,7 @@ export interface StunMetrics {
   connectionsRefused: Counter<'transport' | 'reason'>;
   /** Bytes held for stream connections (received unparsed, and waiting to be sent), read at scrape time. */
   streamBuffered: Gauge<'transport' | 'direction'>;
-  /** HTTP connections refused by a limit, by reason. */
+  /** HTTP connections and WebSockets refused or cut by a limit, by reason. */
   httpRefused: Counter<'reason'>;
   /** Live TURN allocations. */
   allocations: Gauge;
@@ -135,6 +135,17 @@ export const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
   'tls-handshake-timeout',
   'shutdown',
 ];
+
+/**
+ * Why the HTTP listener refused or cut a connection; the label values of `turnkit_http_refused_total`.
+ * per-ip-limit: too many connections from one IP; host: a Host header naming none of this server's
+ * names on a listener without API keys (DNS rebinding); websocket-limit: the signaling connection
+ * cap; join-timeout: a WebSocket that joined no room in time; slow-reader: a WebSocket whose unsent
+ * messages passed the buffer cap.
+ */
+export const HTTP_REFUSALS = ['per-ip-limit', 'host', 'websocket-limit', 'join-timeout', 'slow-reader'] as const;
+/** One of `HTTP_REFUSALS`. */
+export type HttpRefusal = (typeof HTTP_REFUSALS)[number];
 
 /** Bytes buffered for the stream connections of one transport. */
 export interface StreamBuffered {
@@ -248,11 +259,11 @@ export function createStunMetrics(
   });
   const httpRefused = new Counter({
     name: 'turnkit_http_refused_total',
-    help: 'HTTP connections (credential service, page, signaling) closed at once by a limit, by reason',
+    help: 'HTTP connections and WebSockets (credential service, page, signaling) refused or cut by a limit, by reason',
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  httpRefused.inc({ reason: 'per-ip-limit' }, 0);
+  for (const reason of HTTP_REFUSALS) httpRefused.inc({ reason }, 0);
   const allocations = new Gauge({ name: 'turnkit_allocations', help: 'Live TURN allocations', registers: [registry] });
   const allocationEvents = new Counter({
     name: 'turnkit_allocation_events_total',

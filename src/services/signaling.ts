@@ -6,10 +6,11 @@
  * and sends it as `iceServers`: no secret or API key ever reaches the page.
  *
  * Abuse limits: one message ≤ maxMessageBytes (larger closes the socket, 1009), a closed JSON
- * shape, a token bucket per socket, a cap on connections, Origin must match Host (or
- * X-Forwarded-Host) when sent, and
- * ping/pong: a socket that misses a pong is closed. Any bad input → an `error` message to that
- * socket (closed with 1008 after too many), never an exception out of here.
+ * shape, a token bucket per socket, a cap on connections, a room to join within joinTimeoutMs, a cap
+ * on the bytes waiting to be sent to each socket, Origin must be this page's (http or https, this
+ * host) when sent, and ping/pong: a socket that misses a pong is closed. Any bad input → an `error`
+ * message to that socket (closed with 1008 after too many), never an exception out of here. At
+ * shutdown every socket gets a close frame, 1001 going away (RFC 6455 §7.4.1).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -17,9 +18,10 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import { mintRestCredential } from '../turn/credentials.js';
 import type { Logger } from './logger.js';
+import type { HttpRefusal } from './metrics.js';
 import { parseClientMessage, RateLimiter, Rooms, type ErrorCode, type IceServerJson, type ServerMessage } from './signaling-protocol.js';
 
 /** What signaling reads on every join (so a reload's new secrets apply to the next join). */
@@ -40,10 +42,14 @@ export function withUriHost(uri: string, host: string): string {
   return uri.replace(/^(turns?:)(\[[^\]]+\]|[^:?]+)/, `$1${host}`);
 }
 
+function firstHeader(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return (Array.isArray(v) ? v[0] : v)?.split(',')[0]?.trim() || undefined;
+}
+
 /** The host name the page was reached by (X-Forwarded-Host behind a proxy, else Host), without port. */
 function pageHostOf(req: http.IncomingMessage): string | undefined {
-  const forwarded = req.headers['x-forwarded-host'];
-  const raw = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim() || req.headers.host;
+  const raw = firstHeader(req, 'x-forwarded-host') ?? req.headers.host;
   if (!raw) return undefined;
   try {
     const hostname = new URL(`http://${raw}`).hostname;
@@ -53,6 +59,35 @@ function pageHostOf(req: http.IncomingMessage): string | undefined {
   }
 }
 
+/**
+ * Whether a WebSocket's Origin is the page's own origin: an http or https page (https behind a TLS
+ * proxy, which need not say so) whose host is Host, or X-Forwarded-Host behind a proxy that
+ * rewrites Host. A page cannot set headers on a WebSocket, so a foreign page never passes; opaque
+ * and non-web origins (null, file:, ftp:) never do either; a client that sends no Origin is no
+ * browser and passes.
+ */
+function sameOrigin(req: http.IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  let o: URL;
+  try {
+    o = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (o.protocol !== 'http:' && o.protocol !== 'https:') return false;
+  // Through URL, so that case and a default port written out compare equal.
+  const canonical = (host: string | undefined): string | undefined => {
+    try {
+      return host === undefined ? undefined : new URL(`${o.protocol}//${host}`).host;
+    } catch {
+      return undefined;
+    }
+  };
+  return o.host === canonical(req.headers.host) || o.host === canonical(firstHeader(req, 'x-forwarded-host'));
+}
+
+/** Limits and timings of the web client. */
 export interface SignalingOptions {
   /** Peers per room (a full mesh: keep it small). */
   maxPeers: number;
@@ -67,12 +102,19 @@ export interface SignalingOptions {
   pingIntervalMs: number;
   /** TTL of the credential minted on join, seconds. */
   credentialTtl: number;
-  /** Open WebSockets at most. */
+  /** Open WebSockets at most; beyond, upgrades get 503. */
   maxConnections: number;
+  /** A socket that is in no room this long after it opened (or left one) is closed (1008). */
+  joinTimeoutMs: number;
+  /** Bytes waiting to be sent to one socket at most; a send beyond ends that socket (a peer that stopped reading). */
+  maxBufferedBytes: number;
+  /** Called for each connection refused or cut by a limit (for metrics). */
+  onRefused?: (reason: HttpRefusal) => void;
   /** Where the built page lives (index.html, app.js, style.css). */
   webDir: string;
 }
 
+/** The limits `turnkit serve` uses. */
 export const SIGNALING_DEFAULTS: SignalingOptions = {
   maxPeers: 4,
   maxMessageBytes: 16 * 1024,
@@ -82,6 +124,10 @@ export const SIGNALING_DEFAULTS: SignalingOptions = {
   pingIntervalMs: 30_000,
   credentialTtl: 3600,
   maxConnections: 1000,
+  // The page joins as soon as its socket opens: 30 s is slack for a slow network, not for idling.
+  joinTimeoutMs: 30_000,
+  // About 70 maximal offers: far more than a call's signaling, far less than memory to lose per socket.
+  maxBufferedBytes: 1024 * 1024,
   webDir: fileURLToPath(new URL('../../web/', import.meta.url)),
 };
 
@@ -91,8 +137,8 @@ export interface WebClient {
   serve(req: http.IncomingMessage, res: http.ServerResponse): boolean;
   /** Handles an HTTP upgrade (only `/signal` is accepted). */
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** Closes every socket and stops the ping timer. */
-  close(): void;
+  /** Closes every socket with 1001 going away and stops the timers; resolves once they are closed. */
+  close(): Promise<void>;
 }
 
 interface Peer {
@@ -104,7 +150,14 @@ interface Peer {
   violations: number;
   limited: boolean;
   alive: boolean;
+  /** When the socket is closed unless it has joined a room by then; undefined while in one. */
+  joinBy: number | undefined;
 }
+
+/** How long a closing socket may take to answer our close frame before it is cut, ms. */
+const CLOSE_TIMEOUT_MS = 2_000;
+/** At most one log line a minute for refusals that come in floods. */
+const LOG_INTERVAL_MS = 60_000;
 
 const ASSETS: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -126,10 +179,31 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
   const o: SignalingOptions = { ...SIGNALING_DEFAULTS, ...options };
   const rooms = new Rooms(o.maxPeers);
   const peers = new Map<string, Peer>();
-  const wss = new WebSocketServer({ noServer: true, maxPayload: o.maxMessageBytes, perMessageDeflate: false, clientTracking: true });
+  // closeTimeout (ws ≥ 8.23) is not in @types/ws. Its default, 30 s, would let a socket that never
+  // answers a close frame keep its place under maxConnections that long.
+  const wssOptions: ServerOptions & { closeTimeout: number } = {
+    noServer: true,
+    maxPayload: o.maxMessageBytes,
+    perMessageDeflate: false,
+    clientTracking: true,
+    closeTimeout: CLOSE_TIMEOUT_MS,
+  };
+  const wss = new WebSocketServer(wssOptions);
+  let closing = false;
+  let capLoggedAt = -Infinity;
+  let capRefused = 0;
 
   const send = (p: Peer, m: ServerMessage): void => {
-    if (p.ws.readyState === p.ws.OPEN) p.ws.send(JSON.stringify(m));
+    if (p.ws.readyState !== p.ws.OPEN) return;
+    const data = JSON.stringify(m);
+    // Without this, every message for a peer that stopped reading would stay in memory here.
+    if (p.ws.bufferedAmount + Buffer.byteLength(data) > o.maxBufferedBytes) {
+      logger.warn('signaling client closed', { peer: p.id, reason: 'not reading its messages' });
+      o.onRefused?.('slow-reader');
+      p.ws.terminate();
+      return;
+    }
+    p.ws.send(data);
   };
   const fail = (p: Peer, code: ErrorCode, message: string): void => {
     send(p, { type: 'error', code, message });
@@ -146,6 +220,7 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
   const leave = (p: Peer): void => {
     const left = rooms.leave(p.id);
     if (!left) return;
+    p.joinBy = Date.now() + o.joinTimeoutMs;
     for (const other of left.others) {
       const q = peers.get(other);
       if (q) send(q, { type: 'peer-left', id: p.id });
@@ -199,6 +274,7 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
           fail(p, 'unavailable', 'cannot mint a TURN credential');
           return;
         }
+        p.joinBy = undefined;
         send(p, { type: 'welcome', id: p.id, room: m.room, peers: r.others, maxPeers: o.maxPeers, iceServers: ice.servers, ttl: ice.ttl });
         for (const other of r.others) {
           const q = peers.get(other);
@@ -236,7 +312,8 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
   };
 
   wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) => {
-    const p: Peer = { id: randomBytes(8).toString('hex'), ws, limiter: new RateLimiter(o.burst, o.perSecond, Date.now()), violations: 0, limited: false, alive: true };
+    const now = Date.now();
+    const p: Peer = { id: randomBytes(8).toString('hex'), ws, limiter: new RateLimiter(o.burst, o.perSecond, now), violations: 0, limited: false, alive: true, joinBy: now + o.joinTimeoutMs };
     const pageHost = pageHostOf(req);
     if (pageHost) p.pageHost = pageHost;
     peers.set(p.id, p);
@@ -275,6 +352,17 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
     }
   }, o.pingIntervalMs);
   pinger.unref();
+  // Without a deadline, sockets that never join would hold the connection cap forever while answering pings.
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const p of peers.values()) {
+      if (p.joinBy === undefined || now < p.joinBy || p.ws.readyState !== p.ws.OPEN) continue;
+      logger.debug('signaling client closed', { peer: p.id, reason: 'no join' });
+      o.onRefused?.('join-timeout');
+      p.ws.close(1008, `join a room within ${Math.ceil(o.joinTimeoutMs / 1000)} s`);
+    }
+  }, Math.min(1_000, o.joinTimeoutMs));
+  sweeper.unref();
 
   const assets = new Map<string, { type: string; body: Buffer }>();
   const asset = (name: string): { type: string; body: Buffer } | undefined => {
@@ -317,27 +405,31 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
       socket.on('error', () => undefined);
       const path = (req.url ?? '/').split('?')[0];
       if (path !== '/signal') return rejectUpgrade(socket, 404, 'Not Found');
-      const origin = req.headers.origin;
-      if (origin !== undefined) {
-        let host: string | undefined;
-        try {
-          host = new URL(origin).host;
-        } catch {
-          host = undefined;
+      if (!sameOrigin(req)) return rejectUpgrade(socket, 403, 'Forbidden');
+      if (closing) return rejectUpgrade(socket, 503, 'Service Unavailable');
+      if (wss.clients.size >= o.maxConnections) {
+        o.onRefused?.('websocket-limit');
+        capRefused += 1;
+        const now = Date.now();
+        if (now - capLoggedAt >= LOG_INTERVAL_MS) {
+          logger.warn('signaling connection refused', { reason: 'connection cap reached', maxConnections: o.maxConnections, refusedSinceLastLine: capRefused });
+          capLoggedAt = now;
+          capRefused = 0;
         }
-        // Behind a reverse proxy that rewrites Host, the proxy's X-Forwarded-Host names the page's host
-        // (a page cannot set that header on a WebSocket, so a foreign page still cannot pass).
-        const forwarded = req.headers['x-forwarded-host'];
-        const forwardedHost = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-        if (host === undefined || (host !== req.headers.host && host !== forwardedHost)) return rejectUpgrade(socket, 403, 'Forbidden');
+        return rejectUpgrade(socket, 503, 'Service Unavailable');
       }
-      if (wss.clients.size >= o.maxConnections) return rejectUpgrade(socket, 503, 'Service Unavailable');
       wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
     },
     close() {
+      closing = true;
       clearInterval(pinger);
-      for (const ws of wss.clients) ws.terminate();
+      clearInterval(sweeper);
+      const open = [...wss.clients];
+      const closed = open.map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+      // CLOSE_TIMEOUT_MS bounds the wait: ws cuts a socket that does not answer in time.
+      for (const ws of open) ws.close(1001, 'server shutting down');
       wss.close();
+      return Promise.all(closed).then(() => undefined);
     },
   };
 }

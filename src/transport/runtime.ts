@@ -8,7 +8,7 @@ import { turnUris, uriHostIsGuess } from '../services/uris.js';
 import { TurnkitError } from '../errors.js';
 import { createLogger, type Logger } from '../services/logger.js';
 import type { Registry } from 'prom-client';
-import { createStunMetrics, methodLabel, type StreamCloseReason } from '../services/metrics.js';
+import { createStunMetrics, methodLabel, type HttpRefusal, type StreamCloseReason } from '../services/metrics.js';
 import { AttributeType, ErrorCode, Method } from '../stun/constants.js';
 import { decodeErrorCode } from '../stun/attributes/error-code.js';
 import { decodeMessage, getAttribute } from '../stun/message.js';
@@ -666,6 +666,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       maxTtl: config.maxCredentialTtl,
       uris,
       uriHostGuessed: uriHostIsGuess(config, listeners),
+      publicHost: config.publicHost,
     };
     // The built-in localhost ports are a convenience: if something holds them, carry on without.
     const optionalHttp = async (hp: HostPort | null, builtIn: boolean, start: (hp: HostPort) => Promise<HttpListener>): Promise<HostPort | undefined> => {
@@ -680,14 +681,15 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         return undefined;
       }
     };
+    const onRefused = (reason: HttpRefusal): void => metrics.httpRefused.inc({ reason });
     const http = await optionalHttp(config.httpListen, config.httpListen === DEFAULTS.httpListen, (hp) =>
       startCredentialService(
         hp,
         () => endpointConfig,
         health,
         logger,
-        config.web ? createWebClient(() => endpointConfig, logger) : undefined,
-        { maxConnectionsPerIp: config.httpMaxConnectionsPerIp, onRefused: () => metrics.httpRefused.inc({ reason: 'per-ip-limit' }) },
+        config.web ? createWebClient(() => endpointConfig, logger, { onRefused }) : undefined,
+        { maxConnectionsPerIp: config.httpMaxConnectionsPerIp, onRefused },
       ),
     );
     const metricsHttp = await optionalHttp(config.metricsListen, config.metricsListen === DEFAULTS.metricsListen, (hp) =>
@@ -739,6 +741,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         maxTtl: next.maxCredentialTtl,
         uris: turnUris(next, listeners),
         uriHostGuessed: uriHostIsGuess(next, listeners),
+        publicHost: next.publicHost,
       };
       config = { ...next, ...Object.fromEntries(RESTART_ONLY.map((k) => [k, config[k]])) } as ServerConfig;
       logger.info('reloaded', { needsRestart: restart, users: Object.keys(next.users).length, secrets: next.secrets.length });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createHmac } from 'node:crypto';
-import { handleCredentialRequest, type CredentialEndpointConfig, type EndpointRequest } from '../../src/services/credentials-endpoint.js';
+import { handleCredentialRequest, refuseForeignHost, type CredentialEndpointConfig, type EndpointRequest } from '../../src/services/credentials-endpoint.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const config: CredentialEndpointConfig = {
@@ -88,4 +88,25 @@ t.test('no secret configured: 503, never a credential', async (t) => {
 
 t.test('other paths are not this handler’s', async (t) => {
   t.equal(handleCredentialRequest({ method: 'GET', url: '/elsewhere', headers: auth }, config, NOW), undefined);
+});
+
+t.test('without API keys only this machine’s names pass the Host check (DNS rebinding); with keys any Host does', async (t) => {
+  const keyless = { ...config, apiKeys: [] };
+  const status = (host: string | undefined, c: CredentialEndpointConfig = keyless, listen = '127.0.0.1') =>
+    refuseForeignHost({ method: 'GET', url: '/ice-servers?username=a', headers: host === undefined ? {} : { host } }, c, listen)?.status ?? 200;
+  for (const host of ['127.0.0.1:8080', '127.0.0.1', '127.8.9.10:1', '[::1]:8080', '[::1]', 'localhost:8080', 'LocalHost', 'app.localhost:8080', 'a.b.localhost']) {
+    t.equal(status(host), 200, `${host} passes`);
+  }
+  for (const host of [undefined, '', 'evil.example:8080', 'evil.example', 'localhost.evil.example', 'evillocalhost', '10.0.0.1', '[::2]', '[::ffff:127.0.0.1]', 'x@127.0.0.1', '127.0.0.1:8080/x', 'localhost:80:80']) {
+    t.equal(status(host), 421, `${JSON.stringify(host)} refused`);
+  }
+  t.equal(status('evil.example', config), 200, 'API keys configured: the key protects, any Host passes');
+  t.equal(status('turn.example.com:8443', { ...keyless, publicHost: 'turn.example.com' }), 200, 'public_host passes');
+  t.equal(status('TURN.example.com', { ...keyless, publicHost: 'turn.example.com' }), 200, 'in any case');
+  t.equal(status('[fd00::5]:80', { ...keyless, publicHost: 'fd00::5' }), 200, 'an IPv6 public_host');
+  t.equal(status('192.0.2.7:8080', keyless, '192.0.2.7'), 200, 'the listener\'s own address passes');
+  const r = refuseForeignHost({ method: 'GET', url: '/', headers: { host: 'evil.example', 'x-forwarded-host': 'localhost' } }, keyless, '127.0.0.1');
+  t.equal(r?.status, 421, 'X-Forwarded-Host is not believed');
+  t.equal(r?.headers['content-type'], 'text/plain; charset=utf-8');
+  t.match(r?.body, /public_host/, 'the answer names the fix');
 });

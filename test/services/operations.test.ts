@@ -18,7 +18,7 @@ import { decodeErrorCode } from '../../src/stun/attributes/error-code.js';
 import type { TransportAddress } from '../../src/stun/ip.js';
 import { DROP_REASONS } from '../../src/stun/server.js';
 import { REDIRECT_REASONS, RELAY_DROP_REASONS } from '../../src/turn/context.js';
-import { STREAM_CLOSE_REASONS } from '../../src/services/metrics.js';
+import { HTTP_REFUSALS, STREAM_CLOSE_REASONS } from '../../src/services/metrics.js';
 import { CONNECTION_REFUSALS } from '../../src/transport/connection-gate.js';
 import { PEER_CONNECTION_REFUSALS } from '../../src/turn/handlers/connection-attempt.js';
 import { AUTH_FAILURE_REASONS } from '../../src/turn/auth.js';
@@ -274,7 +274,7 @@ t.test('metrics move with traffic, and no label value comes from outside the clo
   await new Promise((r) => setTimeout(r, 300));
   const text = await (await fetch(`http://127.0.0.1:${d.metrics}/metrics`)).text();
   const allowed: Record<string, ReadonlySet<string>> = {
-    reason: new Set<string>([...DROP_REASONS, ...RELAY_DROP_REASONS, ...AUTH_FAILURE_REASONS, ...STREAM_CLOSE_REASONS, ...CONNECTION_REFUSALS, 'recommended-deny', 'configured-deny', 'server-address', 'malformed', ...REDIRECT_REASONS, ...PEER_CONNECTION_REFUSALS, 'refused', 'timeout', 'unreachable', 'error', 'per-ip-limit']),
+    reason: new Set<string>([...DROP_REASONS, ...RELAY_DROP_REASONS, ...AUTH_FAILURE_REASONS, ...STREAM_CLOSE_REASONS, ...CONNECTION_REFUSALS, 'recommended-deny', 'configured-deny', 'server-address', 'malformed', ...REDIRECT_REASONS, ...PEER_CONNECTION_REFUSALS, 'refused', 'timeout', 'unreachable', 'error', ...HTTP_REFUSALS]),
     transport: new Set(['udp', 'tcp', 'tls']),
     direction: new Set(['to-peer', 'to-client', 'in', 'out']),
     event: new Set(['created', 'deleted', 'expired', 'closed']),

@@ -2,14 +2,16 @@
  * Signaling (/signal) against the real HTTP listener with real WebSocket clients (`ws`): join and
  * welcome with a valid TURN REST credential (HMAC computed here), relay within a room only, leave
  * and disconnect reported, room size limit, and rejection of malformed, oversized and flooding
- * clients, a foreign Origin and a client that stops answering pings. Plus the pure protocol parts.
+ * clients, a foreign Origin, a client that stops answering pings, one that never joins, one that
+ * stops reading, and connections over the cap; 1001 at shutdown. Plus the pure protocol parts.
  */
 import t from 'tap';
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { startCredentialService, type HttpListener } from '../../src/services/http.js';
-import { createLogger } from '../../src/services/logger.js';
+import { createLogger, type Logger } from '../../src/services/logger.js';
+import type { HttpRefusal } from '../../src/services/metrics.js';
 import { createWebClient, type SignalingOptions } from '../../src/services/signaling.js';
 import { parseClientMessage, RateLimiter, Rooms } from '../../src/services/signaling-protocol.js';
 import { loadEnv } from '../../src/config-file.js';
@@ -20,12 +22,42 @@ const URIS = ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transpor
 
 type Msg = Record<string, unknown> & { type: string };
 
-async function start(t: Tap, options: Partial<SignalingOptions> = {}, secrets = [SECRET, 'old']): Promise<{ url: string; http: string }> {
+async function start(
+  t: Tap,
+  options: Partial<SignalingOptions> = {},
+  secrets = [SECRET, 'old'],
+  logger: Logger = createLogger('silent'),
+): Promise<{ url: string; http: string; listener: HttpListener }> {
   const endpoint = { secrets, apiKeys: ['k'.repeat(20)], corsOrigins: [], maxTtl: 3600, uris: URIS };
-  const logger = createLogger('silent');
   const l: HttpListener = await startCredentialService({ host: '127.0.0.1', port: 0 }, () => endpoint, { ready: true }, logger, createWebClient(() => endpoint, logger, options));
   t.teardown(() => l.close());
-  return { url: `ws://127.0.0.1:${l.address.port}/signal`, http: `http://127.0.0.1:${l.address.port}` };
+  return { url: `ws://127.0.0.1:${l.address.port}/signal`, http: `http://127.0.0.1:${l.address.port}`, listener: l };
+}
+
+/** The status of a refused WebSocket upgrade. */
+function refusedStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const ws = new WebSocket(url, { headers });
+  ws.on('error', () => undefined);
+  return new Promise<number>((resolve) => {
+    ws.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0)));
+    ws.on('open', () => (ws.terminate(), resolve(101)));
+  });
+}
+
+/**
+ * A WebSocket client by hand on a raw TCP socket: upgraded and joined to `room`. It never reads
+ * again once paused, which `ws`'s own client cannot be made to do.
+ */
+async function rawJoined(t: Tap, port: number, room: string): Promise<net.Socket> {
+  const raw = net.connect(port, '127.0.0.1');
+  t.teardown(() => raw.destroy());
+  await new Promise<void>((r) => raw.once('connect', () => r()));
+  raw.write(`GET /signal HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  await new Promise<void>((r) => raw.once('data', () => r()));
+  const payload = Buffer.from(JSON.stringify({ type: 'join', room }));
+  const mask = Buffer.from([1, 2, 3, 4]);
+  raw.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]));
+  return raw;
 }
 type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -232,44 +264,107 @@ t.test('flooding: rate-limited error, then closed', async (t) => {
 t.test('foreign Origin refused; same-origin accepted; other paths refused', async (t) => {
   const { url } = await start(t);
   const host = new URL(url).host;
-  const evil = new WebSocket(url, { headers: { origin: 'https://evil.example' } });
-  evil.on('error', () => undefined);
-  const status = await new Promise<number>((resolve) => evil.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0))));
-  t.equal(status, 403);
+  t.equal(await refusedStatus(url, { origin: 'https://evil.example' }), 403);
   const ok = new Client(url, t, { origin: `http://${host}` });
   await ok.open();
   t.pass('same origin accepted');
+  t.equal(await refusedStatus(url, { origin: `HTTP://${host.toUpperCase()}` }), 101, 'compared as URLs: case does not matter');
+  t.equal(await refusedStatus(url, { origin: `https://${host}` }), 101, 'same host over https: a TLS proxy that passes Host');
+  t.equal(await refusedStatus(url, { origin: `ftp://${host}` }), 403, 'same host, a non-web scheme: ftp');
+  t.equal(await refusedStatus(url, { origin: `file://${host}` }), 403, 'same host, a non-web scheme: file');
+  t.equal(await refusedStatus(url, { origin: 'null' }), 403, 'an opaque origin (sandboxed frame, file:)');
   const proxied = new Client(url, t, { origin: 'https://meet.example.com', 'x-forwarded-host': 'meet.example.com' });
   await proxied.open();
-  t.pass('behind a proxy: Origin matching X-Forwarded-Host accepted');
-  const evil2 = new WebSocket(url, { headers: { origin: 'https://evil.example', 'x-forwarded-host': 'meet.example.com' } });
-  evil2.on('error', () => undefined);
-  t.equal(await new Promise<number>((resolve) => evil2.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0)))), 403, 'a foreign Origin still refused behind a proxy');
-  const other = new WebSocket(url.replace('/signal', '/other'));
-  other.on('error', () => undefined);
-  t.equal(await new Promise<number>((resolve) => other.on('unexpected-response', (req, res) => (req.destroy(), resolve(res.statusCode ?? 0)))), 404);
+  t.pass('behind a TLS proxy: Origin matching X-Forwarded-Host accepted');
+  t.equal(
+    await refusedStatus(url, { origin: 'https://evil.example', 'x-forwarded-host': 'meet.example.com' }),
+    403,
+    'a foreign Origin still refused behind a proxy',
+  );
+  t.equal(await refusedStatus(url.replace('/signal', '/other')), 404);
 });
 
 t.test('a socket that never answers pings is closed; peers are told', async (t) => {
   const { url } = await start(t, { pingIntervalMs: 200 });
   const a = await joined(url, t, 'ping');
-  // A raw client: upgrade by hand, join, then never read (so never pong).
-  const { port } = new URL(url);
-  const raw = net.connect(Number(port), '127.0.0.1');
-  t.teardown(() => raw.destroy());
-  await new Promise<void>((r) => raw.once('connect', () => r()));
-  raw.write(`GET /signal HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
-  await new Promise<void>((r) => raw.once('data', () => r()));
-  const payload = Buffer.from(JSON.stringify({ type: 'join', room: 'ping' }));
-  const mask = Buffer.from([1, 2, 3, 4]);
-  const frame = Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!))]);
-  raw.write(frame);
+  // Joined, then never pongs.
+  await rawJoined(t, Number(new URL(url).port), 'ping');
   const joinedMsg = await a.c.next('peer-joined');
   const closedAt = Date.now();
   const left = await a.c.next('peer-left', 3000);
   t.equal(left.id, joinedMsg.id, `silent peer dropped after ${Date.now() - closedAt} ms and reported`);
   await a.c.next('welcome', 10).catch(() => undefined);
   t.equal(a.c.ws.readyState, WebSocket.OPEN, 'a client that answers pings stays');
+});
+
+t.test('a socket that joins no room in time is closed (1008) and counted; one in a room stays', async (t) => {
+  const refused: HttpRefusal[] = [];
+  const { url } = await start(t, { joinTimeoutMs: 300, onRefused: (r) => refused.push(r) });
+  const idle = new Client(url, t);
+  await idle.open();
+  const member = await joined(url, t, 'stay');
+  const leaver = await joined(url, t, 'brief');
+  const opened = Date.now();
+  leaver.c.send({ type: 'leave' });
+  await leaver.c.next('left');
+  const closed = await idle.closed;
+  t.equal(closed.code, 1008, `idle socket closed after ${Date.now() - opened} ms (${closed.reason})`);
+  t.match(closed.reason, /join a room within 1 s/);
+  t.equal((await leaver.c.closed).code, 1008, 'so is one that left its room and stayed idle');
+  await settle(400);
+  t.equal(member.c.ws.readyState, WebSocket.OPEN, 'a socket in a room stays');
+  t.same(refused, ['join-timeout', 'join-timeout'], 'counted once each');
+});
+
+t.test('connection cap: 503 beyond it, counted each time, logged once a minute', async (t) => {
+  const lines: string[] = [];
+  const refused: HttpRefusal[] = [];
+  const { url } = await start(t, { maxConnections: 2, onRefused: (r) => refused.push(r) }, undefined, createLogger('warn', (l) => lines.push(l)));
+  await joined(url, t, 'cap');
+  await joined(url, t, 'cap');
+  for (let i = 0; i < 3; i++) t.equal(await refusedStatus(url), 503, `refused ${i + 1}`);
+  t.same(refused, ['websocket-limit', 'websocket-limit', 'websocket-limit']);
+  const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'signaling connection refused');
+  t.equal(logged.length, 1, 'one log line for the burst');
+  t.match(logged[0], { level: 'warn', maxConnections: 2 });
+});
+
+t.test('a peer that stops reading is cut once its send buffer passes the cap; the room carries on', async (t) => {
+  const refused: HttpRefusal[] = [];
+  const maxBufferedBytes = 256 * 1024;
+  // The rate limit is opened up: 12 KB offers within it would take minutes to fill the kernel's buffers.
+  const { url } = await start(t, { maxBufferedBytes, burst: 100_000, perSecond: 100_000, onRefused: (r) => refused.push(r) });
+  const sender = await joined(url, t, 'slow');
+  const slow = await rawJoined(t, Number(new URL(url).port), 'slow');
+  const slowId = (await sender.c.next('peer-joined')).id as string;
+  slow.pause();
+  const sdp = 'v=0 ' + 'x'.repeat(11_990);
+  // Bounded: 2000 offers of 12 KB (24 MB) is more than the loopback socket buffers and the cap hold.
+  let sent = 0;
+  let left: Msg | undefined;
+  while (!left && sent < 2000) {
+    for (let i = 0; i < 50; i++, sent++) sender.c.send({ type: 'offer', to: slowId, sdp });
+    await settle(5);
+    left = sender.c.inbox.find((m) => m.type === 'peer-left');
+  }
+  left ??= await sender.c.next('peer-left', 2000);
+  t.equal(left.id, slowId, `the slow peer was cut after ${sent} offers (${(sent * 12) / 1000} MB) and the room told`);
+  t.same(refused, ['slow-reader'], 'counted once');
+  t.equal(sender.c.ws.readyState, WebSocket.OPEN, 'the sender stays');
+  sender.c.send({ type: 'offer', to: slowId, sdp: 'v=0' });
+  t.equal((await sender.c.next('error')).code, 'unknown-peer', 'the cut peer is gone from the room');
+});
+
+t.test('shutdown: every socket gets a close frame, 1001 going away', async (t) => {
+  const { url, listener } = await start(t);
+  const a = await joined(url, t, 'bye');
+  const idle = new Client(url, t);
+  await idle.open();
+  await listener.close();
+  for (const c of [a.c, idle]) {
+    const closed = await c.closed;
+    t.equal(closed.code, 1001, `closed with 1001 (${closed.reason}), not cut (1006)`);
+  }
 });
 
 t.test('page and assets on the same listener; API untouched', async (t) => {
