@@ -695,6 +695,13 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     const metricsHttp = await optionalHttp(config.metricsListen, config.metricsListen === DEFAULTS.metricsListen, (hp) =>
       startMetricsService(hp, metrics.registry),
     );
+    // The credential service and metrics are the server's own ports too: a TCP relay (Connect) or a
+    // Send to them would let a TURN user mint credentials or read metrics from inside.
+    const serverAddresses = [
+      ...listeners.map((l) => toTransportAddress(l.address, l.port)),
+      ...[http, metricsHttp].flatMap((h) => (h ? [toTransportAddress(h.host, h.port)] : [])),
+    ];
+    engine.reconfigure(turnEngineConfig(config, serverAddresses, nonces));
     health.ready = true;
     const turn = engine.isEnabled() ? 'on' : 'off (no --user or --secret configured)';
     logger.info('ready', {
@@ -705,7 +712,6 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       ...(http ? { credentials: `http://${formatHostPort(http)}/ice-servers?username=ID` } : {}),
       ...(metricsHttp ? { metrics: `http://${formatHostPort(metricsHttp)}/metrics` } : {}),
     });
-    const serverAddresses = listeners.map((l) => toTransportAddress(l.address, l.port));
     const drain = async (timeoutMs: number): Promise<void> => {
       health.ready = false;
       engine.startDraining();

@@ -292,6 +292,16 @@ t.test('Connect errors: 446, 447, 403; ConnectionBind with an unknown id: 400; T
   const self = await client.connect({ family: 'IPv4', address: '127.0.0.1', port: s.target('tcp').port });
   tt.equal(errorCode(self), 403, "Connect to the server's own listener: 403");
 
+  // The credential service and metrics are the server's own too (a relay into them would mint
+  // credentials or read metrics from inside).
+  const withHttp = await setup(tt, { httpListen: { host: '127.0.0.1', port: 0 }, metricsListen: { host: '127.0.0.1', port: 0 } }) as Setup & { server: { http?: { port: number }; metricsHttp?: { port: number } } };
+  const inside = (await tcpAllocation(tt, withHttp)).client;
+  for (const [what, port] of [['credential service', withHttp.server.http?.port], ['metrics', withHttp.server.metricsHttp?.port]] as const) {
+    tt.ok(port, `${what} listening`);
+    const r = await inside.connect({ family: 'IPv4', address: '127.0.0.1', port: port ?? 0 });
+    tt.equal(errorCode(r), 403, `Connect to the server's own ${what} port: 403`);
+  }
+
   const bogus = await client.bind(0x12345678);
   tt.equal(bogus.ok ? 'success' : errorCode(bogus.response), 400, 'ConnectionBind with an unknown CONNECTION-ID: 400');
 
