@@ -84,9 +84,14 @@ export const RECOMMENDED_DENY: readonly string[] = Object.freeze([
   '::1/128',
   'fc00::/7',
   'fe80::/10',
+  'fec0::/10',
   'ff00::/8',
-  '100::/64',
   '2001:db8::/32',
+  '3fff::/20',
+  '2001:2::/48',
+  '2001:10::/28',
+  '2001:20::/28',
+  '100::/64',
   // Teredo: traffic leaves through a Teredo relay towards a client IPv4:port and a server IPv4
   // that the peer chose; the protocol is obsolete, so nothing legitimate is lost by denying it.
   '2001::/32',
@@ -155,6 +160,12 @@ interface CompiledServerAddress {
 const DEFAULT_ALLOW: PeerDecision = Object.freeze({ allowed: true, rule: 'default allow', reason: 'allowed' });
 const MALFORMED_ADDRESS: PeerDecision = deny('malformed address', PeerDenyReason.Malformed);
 const MALFORMED_PORT: PeerDecision = deny('malformed port', PeerDenyReason.Malformed);
+/**
+ * Recommended too, but not a list entry: IPv6 outside global unicast (2000::/3) that carries no IPv4
+ * address. A CIDR entry could not say that, since deny entries are matched before the IPv4-mapped,
+ * -compatible and NAT64 forms (inside ::/8 and 64::/16) are unwrapped and judged as IPv4.
+ */
+const OUTSIDE_GLOBAL_UNICAST: PeerDecision = deny('deny outside 2000::/3 (recommended)', PeerDenyReason.RecommendedDeny);
 const MALFORMED_NAT64: PeerDecision = deny(
   'malformed 64:ff9b:1::/48 address (RFC 6052 §2.2: u-octet and suffix must be zero)',
   PeerDenyReason.Malformed,
@@ -176,6 +187,8 @@ export class PeerPolicy {
   private readonly words6: Int32Array;
   private readonly decisions6: PeerDecision[];
   private readonly servers: CompiledServerAddress[];
+  /** Whether the recommended rules apply (then also OUTSIDE_GLOBAL_UNICAST). */
+  private readonly recommended: boolean;
   /** Reused per call so unwrapping allocates nothing (Teredo has two embedded IPv4s). */
   private readonly scratch = new Int32Array(2);
 
@@ -218,6 +231,7 @@ export class PeerPolicy {
     this.words6 = Int32Array.from(rules6.flatMap((r) => [r.n0, r.n1, r.n2, r.n3, r.m0, r.m1, r.m2, r.m3]));
     this.decisions6 = rules6.map((r) => r.decision);
     this.servers = (options.serverAddresses ?? []).map(compileServerAddress);
+    this.recommended = options.denyRecommended !== false;
   }
 
   /**
@@ -314,7 +328,10 @@ export class PeerPolicy {
       explicitAllow ??= d;
     }
     // Name the most telling rule: an allow on the embedded IPv4 says more than one on the wrapper.
-    return explicitAllow ?? own ?? DEFAULT_ALLOW;
+    const decided = explicitAllow ?? own;
+    if (decided) return decided;
+    if (n === NONE && this.recommended && w0 >>> 29 !== 1) return OUTSIDE_GLOBAL_UNICAST;
+    return DEFAULT_ALLOW;
   }
 
   /** Like judge4, for the IPv6 address itself. */

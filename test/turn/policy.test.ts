@@ -58,7 +58,25 @@ const DENIED_BY_DEFAULT: [string, string, string][] = [
   ['febf:ffff::1', 'link-local, top of /10', 'deny fe80::/10 (recommended)'],
   ['ff02::1', 'multicast', 'deny ff00::/8 (recommended)'],
   ['100::1', 'discard', 'deny 100::/64 (recommended)'],
+  ['100:1::1', 'reserved 100::/8 beyond discard', 'deny outside 2000::/3 (recommended)'],
   ['2001:db8::1', 'documentation', 'deny 2001:db8::/32 (recommended)'],
+  ['3fff::1', 'documentation (RFC 9637)', 'deny 3fff::/20 (recommended)'],
+  ['fec0::1', 'site-local (deprecated, still routed in old networks)', 'deny fec0::/10 (recommended)'],
+  ['2001:2::1', 'benchmarking (RFC 5180)', 'deny 2001:2::/48 (recommended)'],
+  ['2001:10::1', 'ORCHID (deprecated)', 'deny 2001:10::/28 (recommended)'],
+  ['2001:20::1', 'ORCHIDv2', 'deny 2001:20::/28 (recommended)'],
+  ['5f00::1', 'SRv6 SIDs (RFC 9602)', 'deny outside 2000::/3 (recommended)'],
+  ['fbff:ffff::1', 'reserved, just below fc00::/7', 'deny outside 2000::/3 (recommended)'],
+  ['100:0:0:1::1', 'reserved, just past 100::/64', 'deny outside 2000::/3 (recommended)'],
+  ['1::1', 'reserved 0::/8, no IPv4 inside', 'deny outside 2000::/3 (recommended)'],
+  ['0:0:1::1', 'reserved 0::/8 next to the IPv4-compatible /96', 'deny outside 2000::/3 (recommended)'],
+  ['64:ff9b:2::1', '64::/16 beyond the NAT64 prefixes', 'deny outside 2000::/3 (recommended)'],
+  ['1000::1', 'reserved, outside 2000::/3', 'deny outside 2000::/3 (recommended)'],
+  ['4000::1', 'reserved, outside 2000::/3', 'deny outside 2000::/3 (recommended)'],
+  ['7f00::1', 'reserved (an IPv4 127.0.0.1 misread as IPv6 would land here)', 'deny outside 2000::/3 (recommended)'],
+  ['8000::1', 'reserved, outside 2000::/3', 'deny outside 2000::/3 (recommended)'],
+  ['e000::1', 'reserved, outside 2000::/3', 'deny outside 2000::/3 (recommended)'],
+  ['fe00::1', 'reserved, between ULA and link-local', 'deny outside 2000::/3 (recommended)'],
   ['10.1.2.3', 'private', 'deny 10.0.0.0/8 (recommended)'],
   ['172.16.0.1', 'private', 'deny 172.16.0.0/12 (recommended)'],
   ['172.31.255.255', 'private, top of /12', 'deny 172.16.0.0/12 (recommended)'],
@@ -87,6 +105,12 @@ const ALLOWED_BY_DEFAULT: string[] = [
   '64:ff9b::808:808', // NAT64 /96 8.8.8.8
   '64:ff9b:1:808:8:800::', // NAT64 /48 8.8.8.8 (a last-32-bits reading would see 0.0.0.0 and deny)
   '2002:808:808::1', // 6to4 8.8.8.8
+  '2000::1', // bottom of global unicast 2000::/3
+  '3ffe:ffff::1', // top of 2000::/3 below 3fff::/20
+  '2001:1::1', // next to benchmarking 2001:2::/48
+  '2001:3::1',
+  '2001:30::1', // next to ORCHIDv2 2001:20::/28
+  '3ffe:ffff::1', // global unicast just below 3fff::/20
   '1.0.0.1',
   '11.0.0.1',
   '100.63.255.255',
@@ -101,11 +125,7 @@ const ALLOWED_BY_DEFAULT: string[] = [
   '198.17.255.255',
   '198.20.0.0',
   '223.255.255.255',
-  'fbff:ffff::1',
-  'fec0::1',
-  '2001:1::1',
   '2001:db9::1',
-  '100:0:0:1::1',
 ];
 
 t.test('recommended deny list: every security.md case is refused by default', async (t) => {
@@ -130,10 +150,19 @@ t.test('RECOMMENDED_DENY is exactly the security.md list, in canonical form', as
     '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '168.63.129.16/32', '169.254.0.0/16',
     '172.16.0.0/12', '192.0.0.0/24', '192.0.2.0/24', '192.168.0.0/16', '198.18.0.0/15', '198.51.100.0/24',
     '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4', '255.255.255.255/32',
-    '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'ff00::/8', '100::/64', '2001:db8::/32', '2001::/32',
+    '::/128', '::1/128', 'fc00::/7', 'fe80::/10', 'fec0::/10', 'ff00::/8', '2001:db8::/32', '3fff::/20', '2001:2::/48',
+    '2001:10::/28', '2001:20::/28', '100::/64', '2001::/32',
   ].sort());
   for (const entry of RECOMMENDED_DENY) t.equal(parseCidr(entry)?.text, entry, `${entry} is canonical`);
   t.ok(Object.isFrozen(RECOMMENDED_DENY), 'cannot be edited by a caller at run time');
+});
+
+t.test('outside 2000::/3: denied as recommended; an allow entry or denyRecommended: false lifts it; embedded IPv4 is judged as IPv4', async (t) => {
+  t.equal(check(new PeerPolicy(), '4000::1').rule, 'deny outside 2000::/3 (recommended)');
+  t.same(check(new PeerPolicy({ allow: ['4000::/2'] }), '4000::1'), { allowed: true, rule: 'allow 4000::/2', reason: 'allowed' }, 'an allow entry wins');
+  t.equal(check(new PeerPolicy({ denyRecommended: false }), '4000::1').allowed, true, 'denyRecommended: false');
+  for (const ip of ['::ffff:8.8.8.8', '::808:808', '64:ff9b::808:808']) t.equal(check(new PeerPolicy(), ip).allowed, true, `${ip}: public IPv4 inside, allowed`);
+  t.equal(check(new PeerPolicy(), '64:ff9b::a00:1').rule, 'deny 10.0.0.0/8 (recommended)', 'private IPv4 inside: its own rule decides');
 });
 
 t.test('denyRecommended: false drops the list but keeps configured rules and malformed checks', async (t) => {
@@ -189,8 +218,8 @@ t.test('NAT64 /48 follows RFC 6052 §2.2 bit placement', async (t) => {
   t.equal(check(policy, '64:ff9b:1:808:ff08:800::').reason, 'malformed', 'non-zero u-octet refused');
   t.equal(check(policy, '64:ff9b:1:808:8:800:0:1').reason, 'malformed', 'non-zero suffix refused');
   t.equal(check(policy, '64:ff9b:1:c0a8:1:100::').rule, 'deny 192.168.0.0/16 (recommended)', '192.168.1.1');
-  // Outside 64:ff9b:1::/48 nothing is unwrapped: 64:ff9b:2::/48 is plain (public) IPv6.
-  t.equal(check(policy, '64:ff9b:2::7f00:1').allowed, true, '64:ff9b:2:: is not NAT64');
+  // Outside 64:ff9b:1::/48 nothing is unwrapped: 64:ff9b:2::/48 is plain IPv6 (reserved, outside 2000::/3).
+  t.equal(check(policy, '64:ff9b:2::7f00:1').rule, 'deny outside 2000::/3 (recommended)', '64:ff9b:2:: is not NAT64');
 });
 
 t.test('Teredo: denied as a whole by default; when allowed, client and server IPv4 are judged', async (t) => {
