@@ -733,6 +733,13 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
       }
       // Relay families follow the relay addresses in use, which a reload does not change.
       engine.reconfigure(turnEngineConfig({ ...next, relayIps: config.relayIps }, serverAddresses, nonces));
+      // Peers the new policy denies lose what they had: an operator blocking an abused target
+      // means now, not when the permission would have expired.
+      const withdrawn = engine.withdrawDeniedPeers();
+      for (const c of withdrawn.tcpConnections) tcpRelay.closeConnection(c);
+      if (withdrawn.permissions + withdrawn.tcpConnections.length > 0) {
+        logger.info('peers denied by the reload cut off', { permissions: withdrawn.permissions, tcpConnections: withdrawn.tcpConnections.length });
+      }
       // The fast path's permissions follow the peer policy, which may have changed.
       if (plane.name === 'native') for (const allocation of engine.allocations.all()) project(allocation);
       binding.software = next.software;

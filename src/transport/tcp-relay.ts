@@ -216,6 +216,17 @@ export class TcpRelayHub {
   }
 
   /**
+   * Closes one peer data connection and its client side (a reload denied the peer); the engine
+   * forgets it as the sockets close, and a Connect still connecting gets its 447.
+   */
+  closeConnection(connection: TcpConnection): void {
+    this.connecting.get(connection.id)?.destroy();
+    const pipe = this.pipes.get(connection.id);
+    pipe?.peer.destroy();
+    pipe?.client?.destroy();
+  }
+
+  /**
    * An allocation ended (expiry, Refresh 0, its control connection closed): its listener and every
    * peer and client data connection close. Returns false when it was not a TCP allocation.
    */

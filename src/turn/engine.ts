@@ -357,6 +357,25 @@ export class TurnEngine {
     this.tcpConnections.delete(connection);
   }
 
+  /**
+   * Takes back what the current peer policy (after a reload) refuses: permissions for denied IPs go
+   * at once, so Send, ChannelData and Data stop now rather than when they expire, and the RFC 6062
+   * peer data connections to denied peers are returned for the transport to close.
+   */
+  withdrawDeniedPeers(): { permissions: number; tcpConnections: TcpConnection[] } {
+    const policy = this.config.policy;
+    let permissions = 0;
+    for (const allocation of this.allocations.all()) {
+      const denied: string[] = [];
+      for (const [ip] of allocation.permissions) if (!policy.checkIp(ip).allowed) denied.push(ip);
+      for (const ip of denied) allocation.permissions.delete(ip);
+      permissions += denied.length;
+    }
+    const tcpConnections: TcpConnection[] = [];
+    for (const c of this.tcpConnections.all()) if (!policy.checkTransportAddress(c.peer.address, c.peer.port).allowed) tcpConnections.push(c);
+    return { permissions, tcpConnections };
+  }
+
   /** An allocation ended: forgets its peer data connections, which the transport closes. */
   releaseTcpConnections(allocationId: number): TcpConnection[] {
     return this.tcpConnections.deleteAllocation(allocationId);

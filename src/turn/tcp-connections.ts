@@ -48,6 +48,11 @@ export class TcpConnectionTable {
   }
 
   /** The connection with this CONNECTION-ID. */
+  /** Every connection, in no particular order. */
+  all(): IterableIterator<TcpConnection> {
+    return this.byId.values();
+  }
+
   get(id: number): TcpConnection | undefined {
     return this.byId.get(id);
   }

@@ -31,6 +31,8 @@ const HAVE_OPENSSL = hasTool('openssl');
 
 interface Setup {
   server: RunningServer;
+  /** What the server was started with, for building a reload. */
+  input: Record<string, unknown>;
   target: (transport: 'tcp' | 'tls', user?: keyof typeof USERS) => StreamTarget;
   udpPort: number;
 }
@@ -40,7 +42,7 @@ async function setup(tt: Tap, extra: Record<string, unknown> = {}): Promise<Setu
   const cert = HAVE_OPENSSL ? makeSelfSignedCert() : undefined;
   if (cert) tt.teardown(() => cert.cleanup());
   const relay = await freePortRange(['127.0.0.1'], 40, ['tcp']);
-  const server = await startTurnkit(tt, {
+  const input = {
     listen: [{ host: '127.0.0.1', port: 0 }],
     ...(cert ? { tlsListen: [{ host: '127.0.0.1', port: 0 }], cert: cert.certFile, key: cert.keyFile } : {}),
     realm: REALM,
@@ -52,10 +54,12 @@ async function setup(tt: Tap, extra: Record<string, unknown> = {}): Promise<Setu
     httpListen: null,
     metricsListen: null,
     ...extra,
-  });
+  };
+  const server = await startTurnkit(tt, input);
   const port = (tr: string): number => server.listeners.find((l) => l.transport === tr)?.port ?? 0;
   return {
     server,
+    input,
     udpPort: port('udp'),
     target: (transport, user = 'alice') => ({
       transport,
@@ -372,6 +376,37 @@ t.test('the end of an allocation (Refresh 0, control connection closed, expiry) 
   await sleep(100);
   tt.equal(await counterSum(s.server.metrics, 'turnkit_tcp_relay_connections'), 0, 'no peer data connection left');
   tt.equal(await counterSum(s.server.metrics, 'turnkit_allocations'), 0, 'no allocation left');
+});
+
+t.test('a reload that denies a peer closes its TCP pipes and pending connections at once', async (tt) => {
+  const s = await setup(tt);
+  const peer = await tcpPeer(tt);
+  const a = await tcpAllocation(tt, s);
+  const pipe = await pipeTo(tt, a.client, peer.address);
+  const peerSide = peer.sockets.at(-1)!;
+  const echoed = new Promise<string>((resolve) => {
+    let got = pipe.rest;
+    pipe.socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      if (got.length >= 6) resolve(got.subarray(0, 6).toString());
+    });
+    pipe.socket.resume();
+  });
+  pipe.socket.write('before');
+  tt.equal(await Promise.race([echoed, sleep(3000).then(() => 'no echo')]), 'before', 'the pipe relays before the reload');
+  // An announced but unbound connection to the same peer IP (another port) goes too.
+  const other = await tcpPeer(tt);
+  const pending = await a.client.connect(other.address);
+  const pendingId = connectionIdOf(pending);
+  tt.ok(pendingId !== undefined, 'a second connection is announced');
+  const { resolveConfig } = await import('../../src/config.js');
+  const reload = (s.server as unknown as { reload(c: unknown): Promise<string[]> }).reload;
+  await reload(resolveConfig({ ...s.input, logLevel: 'silent', denyPeers: ['127.0.0.1/32'] } as Parameters<typeof resolveConfig>[0]));
+  tt.ok(await closesWithin(pipe.socket, 3000), 'the client data connection is closed');
+  tt.ok(await closesWithin(peerSide, 3000), 'the peer data connection is closed');
+  const late = await a.client.bind(pendingId!);
+  tt.equal(late.ok ? 'success' : errorCode(late.response), 400, 'the announced connection can no longer be bound');
+  tt.equal(errorCode(await a.client.connect(peer.address)), 403, 'a new Connect to the peer: 403');
 });
 
 t.test('a CONNECTION-ID not bound within 30 s is closed (clock moved ahead for the sweep)', async (tt) => {

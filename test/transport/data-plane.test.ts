@@ -166,7 +166,7 @@ const relayedTotal = (server: { metrics: unknown }, direction: string) =>
   counterSum(server.metrics as Parameters<typeof counterSum>[0], 'turnkit_relayed_packets_total', { direction });
 
 t.test('native plane: ChannelData relayed both ways on the fast path, refusals on the engine', { skip: planes[1]!.skip }, async (t) => {
-  const { server, port } = await nativeServer(t);
+  const { server, port, input } = await nativeServer(t);
   const { c: client, relayed } = await allocated(t, port);
   const peer = await peerSocket(t);
   const stranger = await peerSocket(t);
@@ -214,6 +214,13 @@ t.test('native plane: ChannelData relayed both ways on the fast path, refusals o
   other.send(Buffer.from('other-port'), relayed.port, '127.0.0.1');
   const ind2 = (await client.next())?.message;
   t.ok(ind2 && ind2.method === Method.Data, 'a permitted peer port without a channel gets a Data indication');
+
+  // A reload that denies the peer stops its channel at once, both ways, not when the permission expires.
+  await server.reload(resolveConfig({ ...input, allowPeers: [] }));
+  client.send(channelData(0x4001, Buffer.from('after-deny')));
+  t.equal(await nextDatagram(peer, 300), undefined, 'after a reload that denies the peer: its ChannelData is not relayed');
+  peer.send(Buffer.from('from-denied'), relayed.port, '127.0.0.1');
+  t.equal(await client.next(300), undefined, 'and its packets are not delivered');
 
   // Refresh to 0 ends the allocation: the relay closes and its channel stops at once.
   t.equal((await client.request(refreshRequest(client.creds!, 0))).cls, MessageClass.SuccessResponse, 'Refresh 0');

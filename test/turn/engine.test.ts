@@ -470,6 +470,23 @@ t.test('ChannelBind 0x4000: peer packets arrive as ChannelData, unpadded over UD
   t.equal(otherPort.kind === 'to-client' ? otherPort.data.readUInt16BE(0) >> 14 : -1, 0, 'another port of the same IP: a Data indication (STUN), not ChannelData');
 });
 
+t.test('a reload that denies a peer takes its permission at once: ChannelData, Send and Data stop; others keep theirs', async (t) => {
+  const { client, engine, config } = setup();
+  const c = client();
+  const { allocation } = c.allocate(T0);
+  t.equal(verdict(c.channelBind(T0, 0x4001, PEER_A)), 'success');
+  c.createPermission(T0, [PEER_B]);
+  t.equal(c.channelData(T0 + S, 0x4001, Buffer.from('x')).kind, 'send-peer', 'before: ChannelData relayed');
+  engine.reconfigure({ ...config, policy: engineConfig({ deny: [`${PEER_A.address}/32`] }).policy });
+  t.same(engine.withdrawDeniedPeers(), { permissions: 1, tcpConnections: [] }, "one permission withdrawn (PEER_A's), PEER_B's kept");
+  t.equal(verdict(c.channelData(T0 + 2 * S, 0x4001, Buffer.from('x'))), 'relay-drop:no-permission', 'ChannelData to the denied peer dropped');
+  t.equal(verdict(c.sendTo(T0 + 2 * S, PEER_A, Buffer.from('x'))), 'relay-drop:no-permission', 'Send to it dropped');
+  t.equal(engine.handlePeerPacket(allocation, PEER_A.address, PEER_A.port, Buffer.from('x'), T0 + 2 * S).kind, 'relay-drop', 'its packets are not delivered');
+  t.equal(c.sendTo(T0 + 2 * S, PEER_B, Buffer.from('x')).kind, 'send-peer', 'the other peer still works');
+  t.equal(verdict(c.channelBind(T0 + 2 * S, 0x4001, PEER_A)), 403, 'and a refresh of the channel is refused');
+  t.same(engine.withdrawDeniedPeers(), { permissions: 0, tcpConnections: [] }, 'nothing more to withdraw');
+});
+
 t.test('ChannelData to a TCP client is padded to a multiple of 4 with zeros (RFC 8656 §12.5)', async (t) => {
   const { client, engine } = setup();
   const c = client({ transport: 'tcp' });
