@@ -87,6 +87,19 @@ t.test('dual allocation without IPv6 relays: IPv4 granted, ADDRESS-ERROR-CODE 44
   t.same(addressError(m), [0x02, 440]);
 });
 
+t.test('an RFC 6062 TCP relay is single-family: ADDITIONAL-ADDRESS-FAMILY gets 440 for IPv6 (not 508) though IPv6 relays exist', async (t) => {
+  const { engine } = setup();
+  const c = new TurnTestClient(engine, { transport: 'tcp' });
+  const pending = c.pendingAllocation(T0, { transport: 6, extra: [additionalFamily(2)] });
+  t.same(pending.additional, { family: 'IPv6', refused: 440 }, 'refused before any socket is opened');
+  t.equal(pending.relayTransport, 'tcp');
+  const m = responseOf(c.complete(pending));
+  t.same(relayedAddresses(m).map((a) => a.family), ['IPv4'], 'the IPv4 TCP relay is granted');
+  t.same(addressError(m), [0x02, 440], 'ADDRESS-ERROR-CODE 440 for IPv6');
+  const udp = new TurnTestClient(engine, { transport: 'tcp' }).pendingAllocation(T0, { extra: [additionalFamily(2)] });
+  t.same(udp.additional, { family: 'IPv6' }, 'control: a UDP relay over TCP still gets both');
+});
+
 t.test('dual allocation whose IPv6 relay fails to open: IPv4 granted, ADDRESS-ERROR-CODE with the transport\'s code', async (t) => {
   for (const code of [440, 508]) {
     const { client } = setup();

@@ -99,7 +99,10 @@ export function handleAllocate(
     // ADDITIONAL-ADDRESS-FAMILY may only ask for IPv6 on top of the default IPv4 (RFC 8656 §14.8).
     if (decodeAddressFamily(additionalAttr.value) !== AddressFamily.IPv6) return fail(ErrorCode.BadRequest);
     // Without IPv6 relays the IPv4 half is still granted, with ADDRESS-ERROR-CODE for the IPv6 half.
-    additional = config.relayFamilies.has('IPv6') ? { family: 'IPv6' } : { family: 'IPv6', refused: ErrorCode.AddressFamilyNotSupported };
+    // RFC 6062 TCP relays are single-family here, so their IPv6 half is refused the same way (not
+    // as a capacity problem).
+    const dual = config.relayFamilies.has('IPv6') && protocol !== TransportProtocol.TCP;
+    additional = dual ? { family: 'IPv6' } : { family: 'IPv6', refused: ErrorCode.AddressFamilyNotSupported };
   }
 
   // Step 7: quotas, counting Allocates still waiting for their relay. Per user and per client IP:
