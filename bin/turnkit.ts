@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { resolveConfig, type ConfigInput } from '../src/config.js';
+import { resolveConfig, type ConfigInput, type ServerConfig } from '../src/config.js';
 import {
   OPTIONS,
   configurationMarkdown,
@@ -104,6 +104,7 @@ addSchemaOptions(
   // Handlers go in before the listeners open, so a signal that races start-up still ends cleanly.
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   let drainSeconds = 0;
+  let logLevel: ServerConfig['logLevel'] = 'info';
   let stopping = false;
   const stop = (): void => {
     if (stopping) {
@@ -133,6 +134,7 @@ addSchemaOptions(
     const { input, generated } = load();
     const config = resolveConfig(input);
     drainSeconds = config.drainTimeout;
+    logLevel = config.logLevel;
     server = await startServer(input);
     if (generated) {
       createLogger(config.logLevel).info('TURN shared secret kept in the state directory', {
@@ -143,17 +145,22 @@ addSchemaOptions(
   } catch (err) {
     fail(err instanceof ConfigError ? explain(err) : err);
   }
-  // SIGHUP: read the file and the environment again; a bad new config leaves the running one alone.
+  // SIGHUP: read the file and the environment again; a bad new config leaves the running one alone,
+  // drain_timeout included, and says so in the JSON log like every other event.
+  const refused = (err: Error): void =>
+    createLogger(logLevel).error('reload refused, still running the previous config', { reason: err.message });
   process.on('SIGHUP', () => {
     try {
       const config = resolveConfig(load().input);
-      drainSeconds = config.drainTimeout;
-      server!.reload(config).catch((err: unknown) => {
-        process.stderr.write(`turnkit: reload refused, still running the previous config: ${(err as Error).message}\n`);
-      });
+      server!.reload(config).then(
+        () => {
+          drainSeconds = config.drainTimeout;
+          logLevel = config.logLevel;
+        },
+        (err: unknown) => refused(err as Error),
+      );
     } catch (err) {
-      const e = err instanceof ConfigError ? explain(err) : (err as Error);
-      process.stderr.write(`turnkit: reload refused, still running the previous config: ${e.message}\n`);
+      refused(err instanceof ConfigError ? explain(err) : (err as Error));
     }
   });
   if (stopping) await server!.close().then(() => process.exit(0));

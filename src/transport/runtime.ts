@@ -714,8 +714,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
     });
     const drain = async (timeoutMs: number): Promise<void> => {
       health.ready = false;
+      // TCP and TLS listeners stay open while draining, like UDP: a new client's Allocate gets the
+      // 300 to an alternate server (or 508) instead of a refused connection it cannot learn from.
       engine.startDraining();
-      for (const s of streamServers) s.close();
       logger.info('draining', { allocations: engine.allocations.size, timeoutSeconds: timeoutMs / 1000 });
       const deadline = Date.now() + timeoutMs;
       while (engine.allocations.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));

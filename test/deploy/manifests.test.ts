@@ -802,5 +802,10 @@ t.test('docs/operations.md: names exactly the metrics the server exports; its al
     t.type(r.alert, 'string');
     t.type(r.expr, 'string');
     for (const m of String(r.expr).matchAll(/\b(turnkit_[a-z0-9_]+)/g)) t.ok(exported.has(m[1]!), `${String(r.alert)} uses ${m[1]}, which exists`);
+    // A set operator between a raw series (instance, job, ...) and an aggregate (instance only)
+    // matches nothing unless it names the labels to match on: the alert could never fire.
+    for (const m of String(r.expr).matchAll(/\b(and|or|unless)\s+(\w+)/g)) {
+      t.match(m[2], /^(on|ignoring)$/, `${String(r.alert)}: '${m[1]}' says which labels to match (on/ignoring)`);
+    }
   }
 });

@@ -22,7 +22,8 @@ import { HTTP_REFUSALS, STREAM_CLOSE_REASONS } from '../../src/services/metrics.
 import { CONNECTION_REFUSALS } from '../../src/transport/connection-gate.js';
 import { PEER_CONNECTION_REFUSALS } from '../../src/turn/handlers/connection-attempt.js';
 import { AUTH_FAILURE_REASONS } from '../../src/turn/auth.js';
-import { allocateRequest, createPermissionRequest, sendIndication, turnRequest, type Credentials } from '../helpers/turn-client.js';
+import { allocateRequest, createPermissionRequest, errorCode, sendIndication, turnRequest, type Credentials } from '../helpers/turn-client.js';
+import { TurnStreamClient } from '../helpers/turn-stream-client.js';
 import { freePort } from '../helpers/ports.js';
 import { makeSelfSignedCert } from '../helpers/certs.js';
 import { spawnTracked, type TrackedProcess } from '../helpers/process.js';
@@ -207,7 +208,7 @@ t.test('SIGHUP swaps the TLS certificate for new handshakes; a bad certificate i
   const key = join(dir, 'key.pem');
   copyFileSync(a.certFile, cert);
   copyFileSync(a.keyFile, key);
-  const d = await startDaemon(tt, 'users: { alice: wonderland }', { cert, key });
+  const d = await startDaemon(tt, 'users: { alice: wonderland }\ndrain_timeout: 1', { cert, key });
   const fingerprint = (): Promise<string> =>
     new Promise((resolve, reject) => {
       const s = tls.connect({ host: '127.0.0.1', port: d.tlsPort, rejectUnauthorized: false }, () => {
@@ -232,10 +233,20 @@ t.test('SIGHUP swaps the TLS certificate for new handshakes; a bad certificate i
   tt.equal(await fingerprint(), fb, 'after SIGHUP: certificate B');
   tt.ok(await relayRoundTrip(c, creds, relayedOf(answer), peer), 'the allocation lives on across the swap');
 
+  // A refused reload changes nothing, drain_timeout included, and says so as a JSON log line.
+  d.writeConfig('users: { alice: wonderland }\ndrain_timeout: 30');
   writeFileSync(cert, 'not a certificate');
   d.proc.child.kill('SIGHUP');
-  await d.proc.waitForLine(/reload refused/, 5000);
+  const line = await d.proc.waitForLine(/reload refused/, 5000, 'stdout');
+  const parsed = JSON.parse(line) as { level: string; msg: string; reason: string };
+  tt.same([parsed.level, parsed.msg], ['error', 'reload refused, still running the previous config'], 'a JSON log line on stdout');
+  tt.match(parsed.reason, /certificate/, 'naming why');
   tt.equal(await fingerprint(), fb, 'a broken file leaves certificate B in place');
+  const started = Date.now();
+  d.proc.child.kill('SIGTERM');
+  const status = await d.proc.waitExit(20_000);
+  tt.equal(status.code, 0, 'exit 0');
+  tt.ok(Date.now() - started < 20_000, 'the drain kept the running drain_timeout (1 s), not the refused 30 s');
 });
 
 t.test('SIGTERM drains: not ready at once, live allocations keep relaying, new ones get 508, then exit 0', async (tt) => {
@@ -250,6 +261,9 @@ t.test('SIGTERM drains: not ready at once, live allocations keep relaying, new o
   tt.equal((await fetch(`http://127.0.0.1:${d.http}/readyz`)).status, 503, '/readyz turns not-ready at once');
   tt.ok(await relayRoundTrip(c, creds, relayedOf(answer), peer), 'the live allocation relays during the drain');
   tt.equal(code((await (await Client.open(tt, d.port)).allocate('alice', 'wonderland')).answer), 508, 'a new Allocate is refused with 508');
+  // Over TCP too: the listener still accepts, so the client hears why (508, or 300 with an alternate).
+  const tcp = await TurnStreamClient.open(tt, { transport: 'tcp', host: '127.0.0.1', port: d.port, username: 'alice', password: 'wonderland', realm: REALM });
+  tt.equal(errorCode(await tcp.request((c) => allocateRequest(c))), 508, 'a new Allocate over TCP is refused with 508, not a refused connection');
   const status = await d.proc.waitExit(10_000);
   tt.equal(status.code, 0, 'exit 0');
   tt.ok(Date.now() - started >= 2500, 'it waited for the drain timeout while an allocation lived');
