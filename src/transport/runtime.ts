@@ -92,6 +92,9 @@ const TLS_CIPHERS = [
 /** How often expired allocations, reservations and remembered answers are swept. */
 const SWEEP_INTERVAL_MS = 1_000;
 
+/** 'peer denied' lines one client may cause a minute (each distinct peer and rule once). */
+const PEER_DENIAL_LINES = 10;
+
 /** Sends bytes to a client through the listener (UDP socket or stream connection) it talks to. */
 type ClientSender = (data: Buffer, to: TransportAddress, from?: SocketRole) => void;
 
@@ -150,18 +153,34 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   // Refusals come in loops (a client sending to a denied peer, a guesser): each kind is logged once a
   // minute per key at most, while the counters count every one.
   const loggedUntil = new Map<string, number>();
-  const logOnce = (key: string, msg: string, fields: Record<string, unknown>): void => {
+  const logOnce = (key: string, msg: string, fields: Record<string, unknown>): boolean => {
     const now = Date.now();
-    if ((loggedUntil.get(key) ?? 0) > now) return;
+    if ((loggedUntil.get(key) ?? 0) > now) return false;
     if (loggedUntil.size > 10_000) loggedUntil.clear();
     loggedUntil.set(key, now + 60_000);
     logger.info(msg, fields);
+    return true;
+  };
+  // Peer denials are logged per peer and rule, so one client scanning an address range would write
+  // a line per target; each client gets PEER_DENIAL_LINES a minute, then one line saying so.
+  const peerDenialLines = new Map<string, { until: number; left: number }>();
+  const logPeerDenied = (client: string, peer: string, rule: string): void => {
+    const now = Date.now();
+    let budget = peerDenialLines.get(client);
+    if (!budget || budget.until <= now) {
+      if (peerDenialLines.size > 10_000) peerDenialLines.clear();
+      budget = { until: now + 60_000, left: PEER_DENIAL_LINES };
+      peerDenialLines.set(client, budget);
+    }
+    if (budget.left === 0 || !logOnce(`peer|${peer}|${rule}`, 'peer denied', { client, peer, rule })) return;
+    budget.left -= 1;
+    if (budget.left === 0) logger.info('more peer denials from this client are counted, not logged, for a minute', { client });
   };
   const note = (n: EngineNote | undefined, source: TransportAddress): void => {
     if (!n) return;
     if (n.event === 'peer-denied') {
       metrics.peerDenied.inc({ reason: n.reason });
-      logOnce(`peer|${n.peer}|${n.rule}`, 'peer denied', { peer: n.peer, rule: n.rule });
+      logPeerDenied(source.address, n.peer, n.rule);
     } else if (n.event === 'auth-failed') {
       metrics.authFailures.inc({ reason: n.reason });
       // The first request of every client is unauthenticated by design: not worth a line.
@@ -427,6 +446,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
   const closeAll = async (): Promise<void> => {
     health.ready = false;
     clearInterval(sweep);
+    // One line, not one per allocation: a node stopping with 10,000 allocations would otherwise
+    // write 10,000 'allocation ended' lines on its way out.
+    if (engine.allocations.size > 0) logger.info('allocations ended by shutdown', { allocations: engine.allocations.size });
     await Promise.all(httpListeners.map((h) => h.close()));
     for (const c of connections) {
       metrics.connectionsClosed.inc({ transport: c instanceof tls.TLSSocket ? 'tls' : 'tcp', reason: 'shutdown' });

@@ -80,7 +80,7 @@ t.test('stunner checks against a default turnkit', async (t) => {
     t.notOk(http.headers.get('x-powered-by'), 'nor X-Powered-By');
   });
 
-  await t.test('range-scan: every private, loopback and metadata peer in every address form → 403, counted, logged once', async (t) => {
+  await t.test('range-scan: every private, loopback and metadata peer in every address form → 403, counted, logged within a budget', async (t) => {
     const { c, creds } = await allocated(t, d, '127.0.0.3');
     const ipv4 = ['127.0.0.1', '127.1.2.3', '0.0.0.0', '10.0.0.1', '172.16.0.1', '192.168.1.1', '100.64.0.1', '100.100.100.200',
       '169.254.169.254', '168.63.129.16', '192.0.0.1', '198.18.0.1', '224.0.0.1', '240.0.0.1', '255.255.255.255'];
@@ -94,7 +94,10 @@ t.test('stunner checks against a default turnkit', async (t) => {
     const deniedAfter = await d.metric('turnkit_peer_denied_total');
     t.equal(deniedAfter - deniedBefore, 2 * ipv4.length, 'every refusal counted in turnkit_peer_denied_total');
     const lines = d.logs().filter((l) => l.msg === 'peer denied');
-    for (const ip of ipv4) t.equal(lines.filter((l) => l.peer === ip).length, 1, `${ip} logged once for two refusals`);
+    // A scan must not write a line per target: one client gets 10 lines a minute, then one saying so.
+    for (const ip of ipv4.slice(0, 10)) t.equal(lines.filter((l) => l.peer === ip && l.client === '127.0.0.3').length, 1, `${ip} logged once for two refusals, naming the client`);
+    t.equal(lines.length, 10, `the scan of ${ipv4.length} peers wrote 10 'peer denied' lines`);
+    t.equal(d.logs().filter((l) => l.msg === 'more peer denials from this client are counted, not logged, for a minute' && l.client === '127.0.0.3').length, 1, 'and one line saying the rest is not logged');
 
     // IPv6 forms: on an IPv4 relay they are another family (443); on an IPv6 relay, where the daemon
     // has one, the embedded IPv4 address decides (403).

@@ -267,6 +267,9 @@ t.test('SIGTERM drains: not ready at once, live allocations keep relaying, new o
   const status = await d.proc.waitExit(10_000);
   tt.equal(status.code, 0, 'exit 0');
   tt.ok(Date.now() - started >= 2500, 'it waited for the drain timeout while an allocation lived');
+  const ended = d.proc.stdout.split('\n').filter((l) => l.includes('"msg":"allocations ended by shutdown"'));
+  tt.equal(ended.length, 1, 'one line for the allocations the shutdown ended');
+  tt.equal(ended[0] && (JSON.parse(ended[0]) as { allocations: number }).allocations, 1, 'counting the live one');
 });
 
 t.test('metrics move with traffic, and no label value comes from outside the closed sets', async (tt) => {
