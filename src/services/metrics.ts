@@ -139,11 +139,12 @@ export const STREAM_CLOSE_REASONS: readonly StreamCloseReason[] = [
 /**
  * Why the HTTP listener refused or cut a connection; the label values of `turnkit_http_refused_total`.
  * per-ip-limit: too many connections from one IP; host: a Host header naming none of this server's
- * names on a listener without API keys (DNS rebinding); websocket-limit: the signaling connection
+ * names on a listener without API keys (DNS rebinding); origin: a signaling WebSocket from another
+ * page's origin; websocket-limit: the signaling connection
  * cap; join-timeout: a WebSocket that joined no room in time; slow-reader: a WebSocket whose unsent
  * messages passed the buffer cap.
  */
-export const HTTP_REFUSALS = ['per-ip-limit', 'host', 'websocket-limit', 'join-timeout', 'slow-reader'] as const;
+export const HTTP_REFUSALS = ['per-ip-limit', 'host', 'origin', 'websocket-limit', 'join-timeout', 'slow-reader'] as const;
 /** One of `HTTP_REFUSALS`. */
 export type HttpRefusal = (typeof HTTP_REFUSALS)[number];
 

@@ -405,7 +405,10 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
       socket.on('error', () => undefined);
       const path = (req.url ?? '/').split('?')[0];
       if (path !== '/signal') return rejectUpgrade(socket, 404, 'Not Found');
-      if (!sameOrigin(req)) return rejectUpgrade(socket, 403, 'Forbidden');
+      if (!sameOrigin(req)) {
+        o.onRefused?.('origin');
+        return rejectUpgrade(socket, 403, 'Forbidden');
+      }
       if (closing) return rejectUpgrade(socket, 503, 'Service Unavailable');
       if (wss.clients.size >= o.maxConnections) {
         o.onRefused?.('websocket-limit');

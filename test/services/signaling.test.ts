@@ -262,7 +262,8 @@ t.test('flooding: rate-limited error, then closed', async (t) => {
 });
 
 t.test('foreign Origin refused; same-origin accepted; other paths refused', async (t) => {
-  const { url } = await start(t);
+  const refused: string[] = [];
+  const { url } = await start(t, { onRefused: (r) => refused.push(r) });
   const host = new URL(url).host;
   t.equal(await refusedStatus(url, { origin: 'https://evil.example' }), 403);
   const ok = new Client(url, t, { origin: `http://${host}` });
@@ -282,6 +283,8 @@ t.test('foreign Origin refused; same-origin accepted; other paths refused', asyn
     'a foreign Origin still refused behind a proxy',
   );
   t.equal(await refusedStatus(url.replace('/signal', '/other')), 404);
+  t.same([...new Set(refused)], ['origin'], 'every foreign-Origin refusal is counted as origin');
+  t.equal(refused.length, 5, 'one count per refusal (the five 403s above)');
 });
 
 t.test('a socket that never answers pings is closed; peers are told', async (t) => {
