@@ -89,30 +89,81 @@ function where(spec: OptionSpec, source: Source): string {
   return spec.flag.split(' ')[0]!;
 }
 
-/** Reads the non-empty, non-comment lines of a users or secrets file. */
-export function readLines(what: string, file: string): string[] {
-  let text: string;
+/** The same name for use inside a sentence ("users in turnkit.yaml"). */
+function whereInSentence(spec: OptionSpec, source: Source): string {
+  return source.kind === 'file' ? `${spec.key} in ${source.path}` : where(spec, source);
+}
+
+/** The option of a file key. */
+function specOf(key: string): OptionSpec {
+  return OPTIONS.find((o) => o.key === key)!;
+}
+
+/**
+ * Decodes a file as UTF-8, refusing invalid bytes: decoding them leniently would turn them into
+ * U+FFFD, so two different Latin-1 passwords would silently become the same one.
+ */
+function decodeUtf8(bytes: Uint8Array, name: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError(`${name}: not valid UTF-8 (byte offset ${firstInvalidByte(bytes)}); save it as UTF-8`);
+  }
+}
+
+/** The offset of the first byte of the first invalid UTF-8 sequence. */
+function firstInvalidByte(bytes: Uint8Array): number {
+  // Fed a byte at a time, the decoder returns text exactly when a character is complete, so `start`
+  // is where the sequence it fails on began. ignoreBOM keeps a BOM as text, a character like others.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let start = 0;
+  try {
+    for (let i = 0; i < bytes.length; i++) {
+      if (decoder.decode(bytes.subarray(i, i + 1), { stream: true }) !== '') start = i + 1;
+    }
+    decoder.decode();
+  } catch {
+    // The decoder failed on the sequence that began at `start`.
+  }
+  return start;
+}
+
+/** The non-empty, non-comment lines of a users or secrets file, with their line numbers. */
+function numberedLines(what: string, file: string): Array<{ line: number; text: string }> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
   } catch (err) {
     throw new ConfigError(`${what} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  return text
+  return decodeUtf8(bytes, `${what} ${file}`)
     .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l.length > 0 && !l.startsWith('#'));
+    .map((l, i) => ({ line: i + 1, text: l.trim() }))
+    .filter((l) => l.text.length > 0 && !l.text.startsWith('#'));
+}
+
+/** Reads the non-empty, non-comment lines of a users or secrets file. */
+export function readLines(what: string, file: string): string[] {
+  return numberedLines(what, file).map((l) => l.text);
+}
+
+/** What a value is, for messages that must not show it (it may be a secret). */
+function kindOf(v: unknown): string {
+  if (v === null || v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  return typeof v === 'object' ? 'a map' : `a ${typeof v}`;
 }
 
 /** Converts one value from a file (any YAML type) or the environment (text) into ConfigInput form. */
 function convert(spec: OptionSpec, value: unknown, source: Source): unknown {
   const name = where(spec, source);
-  const text = (v: unknown): string => {
+  const text = (v: unknown, label = name): string => {
     if (typeof v === 'string') return v;
     if (typeof v === 'number') return String(v);
-    throw new ConfigError(`${name}: expected text, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`${label}: expected text, got ${kindOf(v)}`);
   };
   const list = (v: unknown): string[] => {
-    if (Array.isArray(v)) return v.map(text);
+    if (Array.isArray(v)) return v.map((item) => text(item));
     return text(v).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
   };
   switch (spec.type) {
@@ -135,12 +186,17 @@ function convert(spec: OptionSpec, value: unknown, source: Source): unknown {
       return text(value);
     case 'users': {
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-        return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, text(v)]));
+        return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, text(v, `${name}.${k}`)]));
       }
-      return Object.fromEntries(list(value).map((u) => parseUser(u)));
+      const given = list(value);
+      return Object.fromEntries(given.map((u, i) => parseUser(u, given.length > 1 ? `${name} entry ${i + 1}` : name)));
     }
-    case 'file':
-      return text(value);
+    case 'file': {
+      const file = text(value);
+      const lines = numberedLines(name, file);
+      if (spec.key === 'users_file') return Object.fromEntries(lines.map((l) => parseUser(l.text, `${name} ${file} line ${l.line}`)));
+      return lines.map((l) => l.text);
+    }
     case 'bool':
       if (value === true || value === 'true' || value === 'on' || value === '1') return true;
       if (value === false || value === 'false' || value === 'off' || value === '0') return false;
@@ -148,46 +204,100 @@ function convert(spec: OptionSpec, value: unknown, source: Source): unknown {
   }
 }
 
+/** The keys that ConfigInput's one `users` and one `secrets` field each hold two of. */
+type CredentialKey = 'users' | 'users_file' | 'secrets' | 'secret_file';
+
+/** What each credential key of one source gave, and the source. */
+type CredentialKeys = Partial<Record<CredentialKey, { value: unknown; source: Source }>>;
+
+/**
+ * users_file and secret_file are keys of their own, only added to users and secrets at the end, so
+ * one source setting users must not drop another's users_file. A loaded ConfigInput holds the sum;
+ * this remembers each key's own value for mergeLayers, which layers the keys one by one.
+ */
+const credentialKeys = new WeakMap<ConfigInput, CredentialKeys>();
+
+/** Adds users_file to users and secret_file to secrets (inline secrets first: the first one mints). */
+function addUpCredentials(given: CredentialKeys, into: ConfigInput): void {
+  const { users, users_file: usersFile, secrets, secret_file: secretFile } = given;
+  if (users || usersFile) {
+    const inline = (users?.value ?? {}) as Record<string, string>;
+    const fromFile = (usersFile?.value ?? {}) as Record<string, string>;
+    const twice = Object.keys(fromFile).find((name) => Object.hasOwn(inline, name));
+    if (twice !== undefined) {
+      // Neither source outranks the other here: they are different keys, so refuse rather than guess.
+      throw new ConfigError(
+        `${where(specOf('users_file'), usersFile!.source)}: user "${twice}" is also given by ${whereInSentence(specOf('users'), users!.source)}; give each user once`,
+      );
+    }
+    into.users = { ...inline, ...fromFile };
+  }
+  if (secrets || secretFile) into.secrets = [...((secrets?.value ?? []) as string[]), ...((secretFile?.value ?? []) as string[])];
+}
+
 /** Reads values from one source (a parsed file or the environment) into ConfigInput, plus file-valued options. */
 function fromEntries(entries: Array<[OptionSpec, unknown]>, source: Source): ConfigInput {
   const out: Record<string, unknown> = {};
+  const given: CredentialKeys = {};
   for (const [spec, raw] of entries) {
     const value = convert(spec, raw, source);
-    if (spec.type === 'file') {
-      const lines = readLines(where(spec, source), value as string);
-      if (spec.field === 'users') {
-        out.users = { ...(out.users as Record<string, string> | undefined), ...Object.fromEntries(lines.map((l) => parseUser(l))) };
-      } else {
-        out.secrets = [...((out.secrets as string[] | undefined) ?? []), ...lines];
-      }
-    } else if (spec.field === 'users' || spec.field === 'secrets') {
-      // A file-valued twin may have filled this already: both add up.
-      out[spec.field] = spec.field === 'users' ? { ...(value as object), ...(out.users as object) } : [...(value as string[]), ...((out.secrets as string[]) ?? [])];
-    } else {
-      out[spec.field] = value;
-    }
+    if (spec.field === 'users' || spec.field === 'secrets') given[spec.key as CredentialKey] = { value, source };
+    else out[spec.field] = value;
   }
-  return out as ConfigInput;
+  const input = out as ConfigInput;
+  addUpCredentials(given, input);
+  credentialKeys.set(input, given);
+  return input;
+}
+
+/** Text types: a YAML number or boolean given for one was almost surely meant as text. */
+const TEXT_TYPES: ReadonlySet<ValueType> = new Set(['string', 'list', 'users', 'file', 'string-or-off']);
+
+/**
+ * Refuses a YAML number or boolean where text is expected: YAML reads `0123` as 123 and `0x1F` as
+ * 31, so the password or name taken would not be the one written. Secrets are not echoed.
+ */
+function refuseNonText(spec: OptionSpec, node: unknown, text: string, path: string): void {
+  if (!TEXT_TYPES.has(spec.type)) return;
+  const check = (n: unknown, label: string, secret: boolean, what = ''): void => {
+    if (!YAML.isScalar(n) || (typeof n.value !== 'number' && typeof n.value !== 'boolean')) return;
+    if (spec.type === 'string-or-off' && n.value === false) return;
+    const kind = typeof n.value === 'number' ? 'number' : 'boolean';
+    if (secret) throw new ConfigError(`${path}: ${label}: YAML reads this value as a ${kind}, not text; quote it`);
+    const written = n.range ? text.slice(n.range[0], n.range[1]) : String(n.value);
+    throw new ConfigError(`${path}: ${label}: ${what}${written} is read by YAML as the ${kind} ${String(n.value)}; quote it: ${JSON.stringify(written)}`);
+  };
+  const secret = spec.secret === true;
+  if (YAML.isSeq(node) && (spec.type === 'list' || spec.type === 'users')) node.items.forEach((item, i) => check(item, `${spec.key}[${i}]`, secret));
+  else if (YAML.isMap(node) && spec.type === 'users') {
+    for (const pair of node.items) {
+      // A user name is not secret; its password is.
+      check(pair.key, spec.key, false, 'the user name ');
+      const name = YAML.isScalar(pair.key) ? String(pair.key.value) : '?';
+      check(pair.value, `${spec.key}.${name}`, true);
+    }
+  } else check(node, spec.key, secret);
 }
 
 /** Parses a YAML configuration file; unknown keys are errors (a typo must not pass silently). */
 export function loadConfigFile(path: string): ConfigInput {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (err) {
     throw new ConfigError(`--config ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text);
-  } catch (err) {
-    throw new ConfigError(`${path}: not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  const text = decodeUtf8(bytes, path);
+  const doc = YAML.parseDocument(text);
+  if (doc.errors.length > 0) throw new ConfigError(`${path}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
+  const settings: unknown = doc.toJS();
+  if (settings === null || settings === undefined) return {};
+  if (typeof settings !== 'object' || Array.isArray(settings) || !YAML.isMap(doc.contents)) {
+    throw new ConfigError(`${path}: expected a map of settings at the top level`);
   }
-  if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${path}: expected a map of settings at the top level`);
+  const nodes = new Map(doc.contents.items.map((pair) => [YAML.isScalar(pair.key) ? String(pair.key.value) : '', pair.value]));
   const entries: Array<[OptionSpec, unknown]> = [];
-  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+  for (const [key, value] of Object.entries(settings as Record<string, unknown>)) {
     const spec = OPTIONS.find((o) => o.key === key);
     if (!spec) {
       const norm = (k: string): string => k.replace(/[-_]/g, '').toLowerCase();
@@ -195,6 +305,7 @@ export function loadConfigFile(path: string): ConfigInput {
       throw new ConfigError(`${path}: unknown key "${key}"${hint ? ` (did you mean ${hint.key}?)` : ''}; see docs/configuration.md`);
     }
     if (value === null) continue;
+    refuseNonText(spec, nodes.get(key), text, path);
     entries.push([spec, value]);
   }
   return fromEntries(entries, { kind: 'file', path });
@@ -225,17 +336,29 @@ export interface Layer {
 
 /**
  * Layers sources, later ones winning key by key (defaults < file < environment < flags), and
- * remembers which source set each field so errors can name the key the way the user wrote it.
+ * remembers which source set each key so errors can name it the way the user wrote it. users_file
+ * and secret_file layer apart from users and secrets, and are added to them after.
  */
 export function mergeLayers(layers: readonly Layer[]): { input: ConfigInput; sources: Map<string, Source> } {
   const input: Record<string, unknown> = {};
   const sources = new Map<string, Source>();
+  const given: CredentialKeys = {};
   for (const layer of layers) {
-    for (const [field, value] of Object.entries(layer.input)) {
+    const { users, secrets, ...rest } = layer.input;
+    // An input built by hand rather than loaded holds users and secrets only.
+    const keys = credentialKeys.get(layer.input) ?? {
+      ...(users ? { users: { value: users, source: layer.source } } : {}),
+      ...(secrets ? { secrets: { value: secrets, source: layer.source } } : {}),
+    };
+    for (const [key, value] of Object.entries(keys)) given[key as CredentialKey] = { value: value.value, source: layer.source };
+    for (const [field, value] of Object.entries(rest)) {
       input[field] = value;
-      sources.set(field, layer.source);
+      const spec = OPTIONS.find((o) => o.field === field);
+      if (spec) sources.set(spec.key, layer.source);
     }
   }
+  for (const [key, value] of Object.entries(given)) sources.set(key, value.source);
+  addUpCredentials(given, input as ConfigInput);
   return { input: input as ConfigInput, sources };
 }
 
@@ -246,8 +369,9 @@ export function mergeLayers(layers: readonly Layer[]): { input: ConfigInput; sou
 export function explainError(err: ConfigError, sources: ReadonlyMap<string, Source>): ConfigError {
   for (const spec of OPTIONS) {
     const flag = spec.flag.split(' ')[0]!;
-    if (!err.message.startsWith(flag)) continue;
-    const source = sources.get(spec.field);
+    // The whole flag: --user must not take a message about --users-file.
+    if (!err.message.startsWith(flag) || /[\w-]/.test(err.message.charAt(flag.length))) continue;
+    const source = sources.get(spec.key);
     if (!source || source.kind === 'flag') return err;
     return new ConfigError(`${where(spec, source)}${err.message.slice(flag.length)}`);
   }
@@ -276,11 +400,15 @@ export function configurationMarkdown(): string {
     'Generated from `src/config-file.ts` by `turnkit check-config --docs`; do not edit by hand.',
     '',
     'Every setting can come from a YAML file (`--config FILE`), the environment (`TURNKIT_*`) or a flag.',
-    'Precedence: flags > environment > file > defaults. Lists are YAML lists in the file and',
-    'comma-separated in the environment; flags for lists are repeatable. Unknown keys and unknown',
-    '`TURNKIT_*` variables are errors. `turnkit check-config FILE` validates a file and prints the',
-    'effective configuration with secrets redacted. SIGHUP reloads users, secrets, peer policy, quotas,',
-    'the log level and the TLS certificate; listen addresses need a restart.',
+    'Precedence: flags > environment > file > defaults, key by key. `users_file` and `secret_file` are',
+    'keys of their own, layered apart from `users` and `secrets` and then added to them, so',
+    '`TURNKIT_USERS` adds to a file\'s `users_file` rather than replacing it (a user given by both is an',
+    'error). Lists are YAML lists in the file and comma-separated in the environment; flags for lists',
+    'are repeatable. The file is UTF-8; quote text that YAML would read as a number or boolean',
+    '(`"0123"`, `"0x1F"`, `"true"`). Unknown keys and unknown `TURNKIT_*` variables are errors.',
+    '`turnkit check-config FILE` validates a file and prints the effective configuration with secrets',
+    'redacted. SIGHUP reloads users, secrets, peer policy, quotas, the log level and the TLS',
+    'certificate; listen addresses need a restart.',
     '',
     '| file key | environment | flag | default | what it does |',
     '|---|---|---|---|---|',

@@ -259,11 +259,14 @@ export interface ConfigInput {
   alternateDomain?: string;
 }
 
-/** Parses "name:password" as `--user` takes it (the password may contain colons). */
-export function parseUser(text: string): [string, string] {
+/**
+ * Parses "name:password" (the password may contain colons) for `option`, the key as the user wrote
+ * it. The text is never echoed: without its colon it may be all password.
+ */
+export function parseUser(text: string, option: string): [string, string] {
   const i = text.indexOf(':');
   if (i <= 0 || i === text.length - 1) {
-    throw new ConfigError('--user: expected NAME:PASSWORD with neither part empty (e.g. --user alice:s3cret)');
+    throw new ConfigError(`${option}: expected NAME:PASSWORD with neither part empty (e.g. alice:s3cret)`);
   }
   return [text.slice(0, i), text.slice(i + 1)];
 }

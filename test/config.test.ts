@@ -149,10 +149,18 @@ t.test('the conferencing page is on by default only on a loopback HTTP listener'
 });
 
 t.test('parseUser splits at the first colon only', async (t) => {
-  t.same(parseUser('alice:pa:ss'), ['alice', 'pa:ss']);
-  t.throws(() => parseUser('alice'), { code: 'ERR_CONFIG_INVALID' });
-  t.throws(() => parseUser(':pw'), { code: 'ERR_CONFIG_INVALID' });
-  t.throws(() => parseUser('alice:'), { code: 'ERR_CONFIG_INVALID' });
+  t.same(parseUser('alice:pa:ss', '--user'), ['alice', 'pa:ss']);
+  t.throws(() => parseUser(':pw', '--user'), { code: 'ERR_CONFIG_INVALID' });
+  t.throws(() => parseUser('alice:', '--user'), { code: 'ERR_CONFIG_INVALID' });
+});
+
+t.test('parseUser names the key it was given and never echoes the text (without its colon it may be a password)', async (t) => {
+  t.throws(() => parseUser('alice=hunter2', 'TURNKIT_USERS'), { message: /^TURNKIT_USERS: expected NAME:PASSWORD with neither part empty/ });
+  try {
+    parseUser('alice=hunter2', 'TURNKIT_USERS');
+  } catch (err) {
+    t.notMatch((err as Error).message, /hunter2/);
+  }
 });
 
 t.test('isWildcard', async (t) => {
