@@ -186,7 +186,14 @@ function convert(spec: OptionSpec, value: unknown, source: Source): unknown {
       return text(value);
     case 'users': {
       if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-        return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, text(v, `${name}.${k}`)]));
+        return Object.fromEntries(
+          Object.entries(value as Record<string, unknown>).map(([k, v]) => {
+            const password = text(v, `${name}.${k}`);
+            // As NAME:PASSWORD in the environment or a flag, neither part may be empty.
+            if (k === '' || password === '') throw new ConfigError(`${name}.${k}: a user needs a name and a non-empty password`);
+            return [k, password];
+          }),
+        );
       }
       const given = list(value);
       return Object.fromEntries(given.map((u, i) => parseUser(u, given.length > 1 ? `${name} entry ${i + 1}` : name)));

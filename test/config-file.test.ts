@@ -324,6 +324,7 @@ t.test('errors name users the way they were given and never show a password or s
     ['nested.yaml', 'secrets: [[TOPSECRETVALUE]]\n', 'secrets: expected text, got a list'],
     ['map.yaml', 'api_keys: [{k: TOPSECRETVALUE}]\n', 'api_keys: expected text, got a map'],
     ['pw.yaml', 'users: {alice: [TOPSECRETVALUE]}\n', 'users.alice: expected text, got a list'],
+    ['nopw.yaml', 'users: {alice: ""}\n', 'users.alice: a user needs a name and a non-empty password'],
   ]) {
     const file = write(dir, name!, yaml!);
     t.throws(() => loadConfigFile(file), { message: `${file}: ${message}` });
