@@ -164,7 +164,10 @@ function convert(spec: OptionSpec, value: unknown, source: Source): unknown {
   };
   const list = (v: unknown): string[] => {
     if (Array.isArray(v)) return v.map((item) => text(item));
-    return text(v).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    const items = text(v).split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    // An empty variable would otherwise replace the file's list with nothing, i.e. the defaults.
+    if (items.length === 0 && source.kind === 'env') throw new ConfigError(`${name} is empty: unset it, or give a value`);
+    return items;
   };
   switch (spec.type) {
     case 'string':

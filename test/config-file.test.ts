@@ -97,6 +97,10 @@ t.test('environment: TURNKIT_* names, comma lists, users as name:password pairs;
   t.same(c.secrets, ['s1', 's2']);
   t.equal(c.maxLifetime, 7200);
   t.throws(() => loadEnv({ TURNKIT_NOPE: '1' }), { message: /TURNKIT_NOPE: unknown setting/ });
+  // Empty, a list would replace the file's with nothing, i.e. silently with the defaults.
+  for (const name of ['TURNKIT_LISTEN', 'TURNKIT_ALLOW_PEERS', 'TURNKIT_SECRETS']) {
+    t.throws(() => loadEnv({ [name]: ' , ' }), { message: `${name} is empty: unset it, or give a value` }, `${name} empty: refused`);
+  }
 });
 
 t.test('IPv6 in every HOST:PORT setting, and the dual-stack / alternate-server lists, from a file and the environment', async (t) => {
