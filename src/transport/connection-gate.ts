@@ -1,3 +1,5 @@
+import { sourceKey } from '../turn/rate-limit.js';
+
 /** Why a new TCP/TLS connection was refused; the label values of `turnkit_stream_refused_total`. */
 export type ConnectionRefusal = 'per-ip-limit' | 'connection-limit';
 
@@ -20,8 +22,9 @@ export class ConnectionGate {
 
   constructor(private readonly limits: () => ConnectionLimits) {}
 
-  /** Admits a connection from `ip` (counting it) or says why not. */
-  admit(ip: string): ConnectionRefusal | undefined {
+  /** Admits a connection from `ip` (counting it under its sourceKey: an IPv6 /64 is one client) or says why not. */
+  admit(address: string): ConnectionRefusal | undefined {
+    const ip = sourceKey(address);
     const { perIp, total } = this.limits();
     if (total > 0 && this.total >= total) return 'connection-limit';
     const n = this.byIp.get(ip) ?? 0;
@@ -32,7 +35,8 @@ export class ConnectionGate {
   }
 
   /** Forgets an admitted connection that closed. */
-  release(ip: string): void {
+  release(address: string): void {
+    const ip = sourceKey(address);
     const n = this.byIp.get(ip) ?? 0;
     if (n <= 1) this.byIp.delete(ip);
     else this.byIp.set(ip, n - 1);

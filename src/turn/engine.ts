@@ -38,7 +38,7 @@ import { handleCreatePermission } from './handlers/create-permission.js';
 import { handleRefresh } from './handlers/refresh.js';
 import { handleSend } from './handlers/send.js';
 import { hasPermission, installPermission } from './permissions.js';
-import { SourceLimiter, type RateLimit } from './rate-limit.js';
+import { SourceLimiter, sourceKey, type RateLimit } from './rate-limit.js';
 import { ReservationTable } from './reservations.js';
 import { CONNECTION_BIND_TIMEOUT_MS, TcpConnectionTable, type TcpConnection } from './tcp-connections.js';
 import { encodeConnectionId } from './wire/attributes.js';
@@ -179,7 +179,7 @@ export class TurnEngine {
     // limiting only the 401s would still let a guess that happens to be right through. The same holds
     // per username, for guessing spread over many sources; sources that recently signed in as that
     // user are exempt, so an attack on a name does not lock its owner out.
-    const source = event.source.address;
+    const source = sourceKey(event.source.address);
     if (this.failureLimiter.isEmpty(source, now)) return { kind: 'relay-drop', reason: 'rate-limited' };
     const claimedName = getAttribute(request, AttributeType.Username)?.value.toString('utf8');
     const claimed = claimedName === undefined ? undefined : accountOf(claimedName);

@@ -1,3 +1,20 @@
+import { formatIp, parseIPv6 } from '../stun/ip.js';
+
+/**
+ * The key a client address is limited under: an IPv4 address as it is, an IPv6 one by its /64.
+ * A subscriber is usually given a whole /64 (RFC 6177), so a per-address budget would hand one
+ * client 2^64 fresh budgets. IPv4-mapped IPv6 (dual-stack sockets) counts as its IPv4 address.
+ */
+export function sourceKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const b = parseIPv6(ip);
+  if (!b) return ip;
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return formatIp(b.subarray(12));
+  const prefix = Buffer.alloc(16);
+  b.copy(prefix, 0, 0, 8);
+  return `${formatIp(prefix)}/64`;
+}
+
 /** Token-bucket settings: `burst` requests at once, `perSecond` sustained. */
 export interface RateLimit {
   burst: number;

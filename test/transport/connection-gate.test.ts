@@ -27,3 +27,14 @@ t.test('0 means no limit; limits are read at each admission (reload)', async (t)
   gate.release('192.0.2.1');
   t.equal(gate.size, 0, 'an extra release does not go negative');
 });
+
+t.test('an IPv6 /64 is one client for the per-IP limit; mapped IPv4 clients stay apart', async (t) => {
+  const gate = new ConnectionGate(() => ({ perIp: 2, total: 0 }));
+  t.equal(gate.admit('2001:db8:1:2::1'), undefined);
+  t.equal(gate.admit('2001:db8:1:2::2'), undefined);
+  t.equal(gate.admit('2001:db8:1:2:ffff::3'), 'per-ip-limit', 'a third address of the same /64 is refused');
+  t.equal(gate.admit('2001:db8:1:3::1'), undefined, 'another /64 is not');
+  gate.release('2001:db8:1:2::1');
+  t.equal(gate.admit('2001:db8:1:2::9'), undefined, 'closing one frees a place for the /64');
+  for (const ip of ['::ffff:198.51.100.1', '::ffff:198.51.100.2', '::ffff:198.51.100.3']) t.equal(gate.admit(ip), undefined, `${ip} admitted`);
+});

@@ -1,6 +1,6 @@
 /** SourceLimiter (src/turn/rate-limit.ts): per-source token buckets, and forgetting refilled ones. */
 import t from 'tap';
-import { SourceLimiter } from '../../src/turn/rate-limit.js';
+import { SourceLimiter, sourceKey } from '../../src/turn/rate-limit.js';
 
 const T0 = 1_700_000_000_000;
 
@@ -53,4 +53,15 @@ t.test('with no refill rate nothing is ever forgotten', async (t) => {
   l.forgetRefilled(T0 + 86_400_000);
   t.equal(l.size, 1);
   t.equal(l.take('198.18.0.1', T0 + 86_400_000), false);
+});
+
+t.test('sourceKey: IPv4 as is, IPv6 by its /64, IPv4-mapped as its IPv4', async (t) => {
+  t.equal(sourceKey('198.51.100.7'), '198.51.100.7');
+  t.equal(sourceKey('2001:db8:1:2::1'), '2001:db8:1:2::/64');
+  t.equal(sourceKey('2001:db8:1:2:ffff:eeee:dddd:cccc'), '2001:db8:1:2::/64', 'one subscriber /64, one key');
+  t.equal(sourceKey('2001:DB8:1:2::99'), '2001:db8:1:2::/64', 'written any way');
+  t.not(sourceKey('2001:db8:1:3::1'), sourceKey('2001:db8:1:2::1'), 'the next /64 is another client');
+  t.equal(sourceKey('::ffff:198.51.100.7'), '198.51.100.7', 'dual-stack sockets report IPv4 clients mapped');
+  t.not(sourceKey('::ffff:198.51.100.8'), sourceKey('::ffff:198.51.100.7'), 'mapped IPv4 clients are not one /64');
+  t.equal(sourceKey('::1'), '::/64');
 });

@@ -365,6 +365,12 @@ t.test('amplification: the 401 to a minimal Allocate stays small, even with a lo
   let answered = 0;
   for (let i = 0; i < 500; i++) if (flood.send(req, T0).kind === 'respond') answered++;
   t.equal(answered, DEFAULT_UNAUTH_LIMIT.burst, `500 requests at once → ${answered} answers`);
+
+  // An IPv6 subscriber holds a whole /64: 500 of its addresses share one budget, not 500 budgets.
+  let fromSubnet = 0;
+  for (let i = 1; i <= 500; i++) if (client({ source: newClientAddress(`2001:db8:77:1::${i.toString(16)}`) }).send(req, T0).kind === 'respond') fromSubnet++;
+  t.equal(fromSubnet, DEFAULT_UNAUTH_LIMIT.burst, `500 addresses of one IPv6 /64 → ${fromSubnet} answers`);
+  t.equal(client({ source: newClientAddress('2001:db8:77:2::1') }).send(req, T0).kind, 'respond', 'the next /64 has its own budget');
 });
 
 // -------------------------------------------------------------------------------------------------
