@@ -216,8 +216,9 @@ export class TcpRelayHub {
   }
 
   /**
-   * Closes one peer data connection and its client side (a reload denied the peer); the engine
-   * forgets it as the sockets close, and a Connect still connecting gets its 447.
+   * Closes one peer data connection and its client side (its allocation ended, or a reload denied
+   * the peer); the engine forgets it as the sockets close (if not already), and a Connect still
+   * connecting gets its 447.
    */
   closeConnection(connection: TcpConnection): void {
     this.connecting.get(connection.id)?.destroy();
@@ -235,12 +236,7 @@ export class TcpRelayHub {
     if (!server) return false;
     this.listeners.delete(allocationId);
     server.close();
-    for (const connection of this.deps.engine.releaseTcpConnections(allocationId)) {
-      this.connecting.get(connection.id)?.destroy();
-      const pipe = this.pipes.get(connection.id);
-      pipe?.peer.destroy();
-      pipe?.client?.destroy();
-    }
+    for (const connection of this.deps.engine.releaseTcpConnections(allocationId)) this.closeConnection(connection);
     return true;
   }
 
