@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { formatHostPort, type HostPort } from '../config.js';
 import { TurnkitError } from '../errors.js';
@@ -93,6 +94,16 @@ async function listen(server: http.Server, hp: HostPort, what: string): Promise<
   };
 }
 
+/**
+ * Answers an HTTP upgrade (a WebSocket handshake) with an error status, and an optional plain
+ * body, then closes the connection once the answer is written.
+ */
+export function rejectUpgrade(socket: Duplex, status: number, reason: string, body?: { type: string; text: string }): void {
+  const head = `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\n`;
+  const content = body ? `Content-Type: ${body.type}\r\nContent-Length: ${Buffer.byteLength(body.text)}\r\n\r\n${body.text}` : 'Content-Length: 0\r\n\r\n';
+  socket.end(head + content, () => socket.destroy());
+}
+
 /** At most one log line a minute for refused Hosts: a misconfigured proxy refuses every request. */
 const HOST_LOG_INTERVAL_MS = 60_000;
 
@@ -150,8 +161,7 @@ export function startCredentialService(
     const refused = foreignHost(req, true);
     if (!refused) return web.upgrade(req, socket, head);
     socket.on('error', () => undefined);
-    const head421 = `HTTP/1.1 421 Misdirected Request\r\nConnection: close\r\nContent-Type: ${refused.headers['content-type']}\r\nContent-Length: ${Buffer.byteLength(refused.body)}\r\n\r\n`;
-    socket.end(head421 + refused.body, () => socket.destroy());
+    rejectUpgrade(socket, 421, 'Misdirected Request', { type: refused.headers['content-type']!, text: refused.body });
   });
   return listen(server, hp, 'the credential service').then(
     (l) => (web ? { address: l.address, close: () => web.close().then(() => l.close()) } : l),

@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import { mintRestCredential } from '../turn/credentials.js';
+import { rejectUpgrade } from './http.js';
 import type { Logger } from './logger.js';
 import type { HttpRefusal } from './metrics.js';
 import { parseClientMessage, RateLimiter, Rooms, type ErrorCode, type IceServerJson, type ServerMessage } from './signaling-protocol.js';
@@ -168,11 +169,6 @@ const ASSETS: Record<string, string> = {
 };
 const ASSET_PATH = /^\/([a-z0-9-]+(\.[a-z0-9]+)+)$/;
 const CSP = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self' blob: mediastream:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
-
-function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  socket.destroy();
-}
 
 /** Creates the web client: page + signaling. `config` is read on each join. */
 export function createWebClient(config: () => SignalingConfig, logger: Logger, options: Partial<SignalingOptions> = {}): WebClient {
