@@ -13,7 +13,7 @@
  */
 import t from 'tap';
 import { firefoxMissing, launchFirefox } from '../helpers/firefox.js';
-import { MESSAGES, checkPeerDenied, checkRelayed, checkWrongPassword, restCredential, serveRelayPage, startBrowserTurn, type IceServer, type PageResult } from './browser-relay.js';
+import { MESSAGES, RELAY_TIMEOUT_MS, checkPeerDenied, checkRelayed, checkWrongPassword, restCredential, runRelayPage, serveRelayPage, startBrowserTurn, type IceServer, type PageResult } from './browser-relay.js';
 
 t.setTimeout(150_000);
 
@@ -38,7 +38,7 @@ t.test('Firefox ↔ Firefox data channel, relay-only through turnkit', needFiref
   const relayed = async (t: Tap, cred: { username: string; credential: string }, over: 'udp' | 'tcp') => {
     const { server, port, tcpPort } = await startBrowserTurn(t, USERS, SECRET, true);
     const urls = over === 'udp' ? `turn:127.0.0.1:${port}?transport=udp` : `turn:127.0.0.1:${tcpPort}?transport=tcp`;
-    await checkRelayed(t, 'firefox', await run({ urls, ...cred }, 60_000), server, over);
+    await checkRelayed(t, 'firefox', await runRelayPage(t, () => run({ urls, ...cred }, RELAY_TIMEOUT_MS)), server, over);
   };
 
   t.test('static user', async (t) => {
