@@ -9,8 +9,9 @@
  * shape, a token bucket per socket, a cap on connections, a room to join within joinTimeoutMs, a cap
  * on the bytes waiting to be sent to each socket, Origin must be this page's (http or https, this
  * host) when sent, and ping/pong: a socket that misses a pong is closed. Any bad input → an `error`
- * message to that socket (closed with 1008 after too many), never an exception out of here. At
- * shutdown every socket gets a close frame, 1001 going away (RFC 6455 §7.4.1).
+ * message to that socket (closed with 1008 after too many), never an exception out of here. While
+ * the node drains, joins are refused (`unavailable`); at shutdown every socket gets a close frame,
+ * 1001 going away (RFC 6455 §7.4.1).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -111,6 +112,11 @@ export interface SignalingOptions {
   maxBufferedBytes: number;
   /** Called for each connection refused or cut by a limit (for metrics). */
   onRefused?: (reason: HttpRefusal) => void;
+  /**
+   * False while the node is not taking new calls (starting, or draining before shutdown): a join
+   * is then refused with `unavailable`, so the page tries again and lands on a node that is.
+   */
+  accepting?: () => boolean;
   /** Where the built page lives (index.html, app.js, style.css). */
   webDir: string;
 }
@@ -256,6 +262,11 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
     const m = parsed.message;
     switch (m.type) {
       case 'join': {
+        // A room here ends when this node shuts down; renewals for calls already up still work.
+        if (o.accepting && !o.accepting()) {
+          fail(p, 'unavailable', 'this server is shutting down; join again in a moment');
+          return;
+        }
         const r = rooms.join(p.id, m.room);
         if (!r.ok) {
           fail(p, r.code, r.code === 'room-full' ? `room "${m.room}" is full (at most ${o.maxPeers} peers)` : 'already in a room; leave first');

@@ -710,7 +710,7 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
         () => endpointConfig,
         health,
         logger,
-        config.web ? createWebClient(() => endpointConfig, logger, { onRefused }) : undefined,
+        config.web ? createWebClient(() => endpointConfig, logger, { onRefused, accepting: () => health.ready }) : undefined,
         { maxConnectionsPerIp: config.httpMaxConnectionsPerIp, onRefused },
       ),
     );

@@ -308,8 +308,9 @@ function onMessage(m: ServerMessage): void {
       renewed(m.iceServers, m.ttl);
       return;
     case 'error':
-      // Leaving resets the status line, so the reason goes on it afterwards.
-      if (m.code === 'room-full') leave();
+      // A refused join (room full, server shutting down) leaves, which re-enables Join; leaving
+      // resets the status line, so the reason goes on it afterwards.
+      if (m.code === 'room-full' || (m.code === 'unavailable' && state.room === undefined)) leave();
       status(`Signaling error (${m.code}): ${m.message}`);
       return;
   }

@@ -11,7 +11,7 @@
  *   test-output/conference.png;
  * - closing one page mid-call: the other is told and drops the peer;
  * - a fifth person in a full room (four WebSocket members): the page says room-full and releases
- *   its camera;
+ *   its camera; so does a page joining while the server drains (unavailable);
  * - Chromium calling Firefox (Debian's firefox-esr over WebDriver BiDi, fake media), relay only:
  *   each decodes the other's video over relay ↔ relay, libwebrtc's TURN client on one side and
  *   Firefox's (nICEr) on the other.
@@ -104,7 +104,7 @@ t.test('conference page through turnkit in Chromium', { skip: chromiumMissing() 
     allowPeers: ['127.0.0.0/8'],
     httpListen: { host: '127.0.0.1', port: 0 },
     metricsListen: null,
-  })) as RunningServer & { http?: { host: string; port: number } };
+  })) as RunningServer & { http?: { host: string; port: number }; drain(timeoutMs: number): Promise<void> };
   if (!server.http) throw new Error('no HTTP listener');
   const base = `http://127.0.0.1:${server.http.port}/`;
   const browser = await launchBrowser(t);
@@ -245,6 +245,16 @@ t.test('conference page through turnkit in Chromium', { skip: chromiumMissing() 
     t.equal(pc.id, await f.evaluate<string>('turnkitConference.id()'), 'the Chromium page is connected to the Firefox page');
     const after = await counterSum(server.metrics, 'turnkit_relayed_bytes_total');
     t.ok(after - before > 10_000, `turnkit relayed ${after - before} bytes`);
+  });
+
+  // Last: it leaves the server draining.
+  t.test('joining while the server drains: the page says why and can join again', async (t) => {
+    await server.drain(0);
+    const late = await open(t, browser, `${base}?room=late`, log);
+    await late.locator('#status', { hasText: 'unavailable' }).waitFor({ timeout: 15_000 });
+    t.match(await late.locator('#status').textContent(), /Signaling error \(unavailable\): this server is shutting down/, 'the status line says the server is shutting down');
+    t.equal(await late.locator('#tiles figure').count(), 0, 'no own tile: the camera is released');
+    t.equal(await late.locator('#join').isDisabled(), false, 'Join can be pressed again');
   });
 
   t.end();

@@ -358,6 +358,38 @@ t.test('a peer that stops reading is cut once its send buffer passes the cap; th
   t.equal((await sender.c.next('error')).code, 'unknown-peer', 'the cut peer is gone from the room');
 });
 
+t.test('not accepting (draining): a join is refused with unavailable; a call already up renews', async (t) => {
+  let accepting = true;
+  const { url } = await start(t, { accepting: () => accepting });
+  const a = await joined(url, t, 'drain');
+  accepting = false;
+  const late = new Client(url, t);
+  await late.open();
+  late.send({ type: 'join', room: 'drain' });
+  const e = await late.next('error');
+  t.equal(e.code, 'unavailable');
+  t.match(e.message, /shutting down/);
+  await settle();
+  t.same(a.c.inbox.filter((m) => m.type === 'peer-joined'), [], 'the room was not told of a peer that never joined');
+  a.c.send({ type: 'renew' });
+  t.equal((await a.c.next('ice-servers')).type, 'ice-servers', 'the member renews its credential');
+  accepting = true;
+  late.send({ type: 'join', room: 'drain' });
+  t.same((await late.next('welcome')).peers, [a.welcome.id], 'accepting again: the join goes through');
+});
+
+t.test('the server: draining refuses new joins', async (t) => {
+  const s = await startServer({ listen: [{ host: '127.0.0.1', port: 0 }], httpListen: { host: '127.0.0.1', port: 0 }, metricsListen: null, secrets: ['server-secret'], logLevel: 'silent' });
+  t.teardown(() => s.close());
+  const url = `ws://127.0.0.1:${s.http!.port}/signal`;
+  await joined(url, t, 'r');
+  await s.drain(0);
+  const late = new Client(url, t);
+  await late.open();
+  late.send({ type: 'join', room: 'r' });
+  t.equal((await late.next('error')).code, 'unavailable');
+});
+
 t.test('shutdown: every socket gets a close frame, 1001 going away', async (t) => {
   const { url, listener } = await start(t);
   const a = await joined(url, t, 'bye');
