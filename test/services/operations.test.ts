@@ -7,7 +7,8 @@ import t from 'tap';
 import dgram from 'node:dgram';
 import tls from 'node:tls';
 import { createHmac, X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,7 +108,8 @@ interface Daemon {
   writeConfig(extra: string): void;
 }
 
-async function startDaemon(t: { teardown(fn: () => unknown): void }, extra: string, tlsFiles?: { cert: string; key: string }): Promise<Daemon> {
+/** Starts the daemon on a config file in a fresh directory; resolves once it logs ready, unless `waitReady` is false. */
+async function startDaemon(t: { teardown(fn: () => unknown): void }, extra: string, tlsFiles?: { cert: string; key: string }, waitReady = true): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), 'turnkit-ops-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const port = await freePort();
@@ -128,7 +130,7 @@ async function startDaemon(t: { teardown(fn: () => unknown): void }, extra: stri
   const writeConfig = (more: string): void => writeFileSync(configFile, `${base}\n${more}\n`);
   writeConfig(extra);
   const proc = spawnTracked(process.execPath, [BIN, 'serve', '--config', configFile], { t });
-  await proc.waitForLine(/"msg":"ready"/, 15_000);
+  if (waitReady) await proc.waitForLine(/"msg":"ready"/, 15_000);
   return { proc, port, http, metrics, tlsPort, dir, configFile, writeConfig };
 }
 
@@ -193,6 +195,37 @@ t.test('a credential from /ice-servers allocates at once; an expired one gets 40
   tt.equal(code((await (await Client.open(tt, d.port)).allocate(old.username, old.password)).answer), 401, 'removed by reload: 401');
   tt.ok(await relayRoundTrip(c, creds, relayedOf(answer), peer), 'the live allocation still relays after the reload');
   tt.ok((await metric(d, 'turnkit_auth_failures_total', { reason: 'expired-user' })) >= 1, 'the expired credential is counted');
+});
+
+t.test('SIGHUP while the daemon is still starting: caught from the start, then one reload once it is up', async (tt) => {
+  const d = await startDaemon(tt, 'secrets: [first-secret]', undefined, false);
+  // Node's handler shows in the kernel's caught-signal mask (bit 0 is SIGHUP) once it is installed.
+  const caught = (): boolean => {
+    try {
+      const mask = /SigCgt:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${d.proc.pid}/status`, 'utf8'))?.[1];
+      return mask !== undefined && (BigInt(`0x${mask}`) & 1n) === 1n;
+    } catch {
+      return false; // not started, or gone
+    }
+  };
+  const until = Date.now() + 10_000;
+  while (!caught() && Date.now() < until) await new Promise((r) => setImmediate(r));
+  tt.ok(caught(), 'SIGHUP is caught');
+  const httpUp = await new Promise<boolean>((resolve) => {
+    const s = net.connect(d.http, '127.0.0.1', () => (s.destroy(), resolve(true)));
+    s.on('error', () => resolve(false));
+  });
+  tt.notOk(httpUp, 'caught while the server is still starting (its HTTP port not open yet)');
+  d.writeConfig('secrets: [second-secret]');
+  for (let i = 0; i < 3; i++) d.proc.child.kill('SIGHUP');
+  await d.proc.waitForLine(/"msg":"ready"/, 15_000);
+  await d.proc.waitForLine(/"msg":"reloaded"/, 5_000);
+  await new Promise((r) => setTimeout(r, 300));
+  tt.equal(d.proc.lines().filter((l) => l.includes('"msg":"reloaded"')).length, 1, 'the held hangups make one reload');
+  tt.equal(d.proc.child.exitCode, null, 'still running');
+  const future = Math.floor(Date.now() / 1000) + 600;
+  const next = restCredential('second-secret', future, 'carol');
+  tt.equal(code((await (await Client.open(tt, d.port)).allocate(next.username, next.password)).answer), 'success', 'the config written during start-up is in force');
 });
 
 t.test('SIGHUP swaps the TLS certificate for new handshakes; a bad certificate is refused and the old one kept', { skip: HAVE_OPENSSL ? false : 'openssl not installed (npm test as root installs it)' }, async (tt) => {
