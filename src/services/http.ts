@@ -6,6 +6,7 @@ import { formatHostPort, type HostPort } from '../config.js';
 import { TurnkitError } from '../errors.js';
 import { ConnectionGate } from '../transport/connection-gate.js';
 import { handleCredentialRequest, refuseForeignHost, type CredentialEndpointConfig, type EndpointResponse } from './credentials-endpoint.js';
+import { LogThrottle } from './log-throttle.js';
 import type { Logger } from './logger.js';
 import type { HttpRefusal } from './metrics.js';
 import type { WebClient } from './signaling.js';
@@ -104,9 +105,6 @@ export function rejectUpgrade(socket: Duplex, status: number, reason: string, bo
   socket.end(head + content, () => socket.destroy());
 }
 
-/** At most one log line a minute for refused Hosts: a misconfigured proxy refuses every request. */
-const HOST_LOG_INTERVAL_MS = 60_000;
-
 /**
  * The credential service and health probes: `/turn-credentials`, `/ice-servers`, `/healthz`,
  * `/readyz`. Every answer is JSON except the Host refusal (plain text); errors never carry a stack trace.
@@ -119,14 +117,13 @@ export function startCredentialService(
   web?: WebClient,
   limits: HttpLimits = { maxConnectionsPerIp: 0 },
 ): Promise<HttpListener> {
-  let hostLoggedAt = -Infinity;
+  // A misconfigured proxy gets every request refused: one line a minute says so.
+  const hostLog = new LogThrottle();
   const foreignHost = (req: http.IncomingMessage, keyless?: boolean): EndpointResponse | undefined => {
     const refused = refuseForeignHost({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers }, config(), hp.host, keyless);
     if (!refused) return undefined;
     limits.onRefused?.('host');
-    const now = Date.now();
-    if (now - hostLoggedAt >= HOST_LOG_INTERVAL_MS) {
-      hostLoggedAt = now;
+    if (hostLog.take('host') !== undefined) {
       logger.warn('http request refused', { reason: 'Host is not this server (set public_host)', host: String(req.headers.host ?? '').slice(0, 100) });
     }
     return refused;

@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
 import { mintRestCredential } from '../turn/credentials.js';
 import { rejectUpgrade } from './http.js';
+import { LogThrottle } from './log-throttle.js';
 import type { Logger } from './logger.js';
 import type { HttpRefusal } from './metrics.js';
 import { parseClientMessage, RateLimiter, Rooms, type ErrorCode, type IceServerJson, type ServerMessage } from './signaling-protocol.js';
@@ -163,8 +164,6 @@ interface Peer {
 
 /** How long a closing socket may take to answer our close frame before it is cut, ms. */
 const CLOSE_TIMEOUT_MS = 2_000;
-/** At most one log line a minute for refusals that come in floods. */
-const LOG_INTERVAL_MS = 60_000;
 
 const ASSETS: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -192,8 +191,7 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
   };
   const wss = new WebSocketServer(wssOptions);
   let closing = false;
-  let capLoggedAt = -Infinity;
-  let capRefused = 0;
+  const capLog = new LogThrottle();
 
   const send = (p: Peer, m: ServerMessage): void => {
     if (p.ws.readyState !== p.ws.OPEN) return;
@@ -419,12 +417,9 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
       if (closing) return rejectUpgrade(socket, 503, 'Service Unavailable');
       if (wss.clients.size >= o.maxConnections) {
         o.onRefused?.('websocket-limit');
-        capRefused += 1;
-        const now = Date.now();
-        if (now - capLoggedAt >= LOG_INTERVAL_MS) {
-          logger.warn('signaling connection refused', { reason: 'connection cap reached', maxConnections: o.maxConnections, refusedSinceLastLine: capRefused });
-          capLoggedAt = now;
-          capRefused = 0;
+        const skipped = capLog.take('cap');
+        if (skipped !== undefined) {
+          logger.warn('signaling connection refused', { reason: 'connection cap reached', maxConnections: o.maxConnections, refusedSinceLastLine: skipped + 1 });
         }
         return rejectUpgrade(socket, 503, 'Service Unavailable');
       }

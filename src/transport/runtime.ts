@@ -7,6 +7,7 @@ import { createWebClient } from '../services/signaling.js';
 import { turnUris, uriHostIsGuess } from '../services/uris.js';
 import { TurnkitError } from '../errors.js';
 import { createLogger, type Logger } from '../services/logger.js';
+import { LogThrottle } from '../services/log-throttle.js';
 import type { Registry } from 'prom-client';
 import { createStunMetrics, methodLabel, type HttpRefusal, type StreamCloseReason } from '../services/metrics.js';
 import { AttributeType, ErrorCode, Method } from '../stun/constants.js';
@@ -152,12 +153,9 @@ export async function runServer(initial: ServerConfig, logger: Logger = createLo
 
   // Refusals come in loops (a client sending to a denied peer, a guesser): each kind is logged once a
   // minute per key at most, while the counters count every one.
-  const loggedUntil = new Map<string, number>();
+  const refusalLog = new LogThrottle();
   const logOnce = (key: string, msg: string, fields: Record<string, unknown>): boolean => {
-    const now = Date.now();
-    if ((loggedUntil.get(key) ?? 0) > now) return false;
-    if (loggedUntil.size > 10_000) loggedUntil.clear();
-    loggedUntil.set(key, now + 60_000);
+    if (refusalLog.take(key) === undefined) return false;
     logger.info(msg, fields);
     return true;
   };
