@@ -50,7 +50,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'external_ip', field: 'externalIp', flag: '--external-ip <public[/private]>', type: 'string', default: 'none', doc: 'public address advertised behind 1:1 NAT' },
   { key: 'allow_peers', field: 'allowPeers', flag: '--allow-peer <cidr>', type: 'list', default: 'none', doc: 'peer networks allowed despite the default deny list' },
   { key: 'deny_peers', field: 'denyPeers', flag: '--deny-peer <cidr>', type: 'list', default: 'none', doc: 'peer networks denied in addition' },
-  { key: 'max_allocations_per_user', field: 'maxAllocationsPerUser', flag: '--max-allocations-per-user <n>', type: 'int', default: '10', doc: 'allocations per user, 0 = no limit (486 beyond)' },
+  { key: 'max_allocations_per_user', field: 'maxAllocationsPerUser', flag: '--max-allocations-per-user <n>', type: 'int', default: '64', doc: 'allocations per user, 0 = no limit (486 beyond)' },
   { key: 'max_allocations_per_ip', field: 'maxAllocationsPerIp', flag: '--max-allocations-per-ip <n>', type: 'int', default: '100', doc: 'allocations per client IP, 0 = no limit (486 beyond)' },
   { key: 'max_allocations', field: 'maxAllocations', flag: '--max-allocations <n>', type: 'int', default: '0', doc: 'allocations in total, 0 = as many as relay ports (508 beyond)' },
   { key: 'max_lifetime', field: 'maxLifetime', flag: '--max-lifetime <seconds>', type: 'int', default: '3600', doc: 'longest allocation lifetime a client may ask for' },

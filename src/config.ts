@@ -144,7 +144,7 @@ export const DEFAULTS: ServerConfig = {
   relayIps: {},
   allowPeers: [],
   denyPeers: [],
-  quotas: { perUser: 10, perClientIp: 100, total: 0 },
+  quotas: { perUser: 64, perClientIp: 100, total: 0 },
   defaultLifetime: 600,
   maxLifetime: 3600,
   maxPermissions: 64,

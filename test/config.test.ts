@@ -127,7 +127,7 @@ for (const [name, input, message] of invalid) {
 t.test('TURN settings: defaults, and values taken as given', async (t) => {
   const d = resolveConfig({});
   t.same(d.relayPorts, { min: 49152, max: 65535 });
-  t.same(d.quotas, { perUser: 10, perClientIp: 100, total: 0 });
+  t.same(d.quotas, { perUser: 64, perClientIp: 100, total: 0 });
   t.equal(d.defaultLifetime, 600);
   t.equal(d.maxLifetime, 3600);
   t.same(d.secrets, []);

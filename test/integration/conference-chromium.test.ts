@@ -23,71 +23,16 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { chromiumMissing, launchChromium, within } from '../helpers/chromium.js';
+import { chromiumMissing } from '../helpers/chromium.js';
 import { firefoxMissing, launchFirefox } from '../helpers/firefox.js';
 import { counterSum, freePortRange, repoRoot, startTurnkit, type RunningServer, type Teardown } from './lib.js';
+import { decoding, launchBrowser, open, peers, type Cand, type PeerSummary } from './conference-page.js';
 
 t.setTimeout(150_000);
 
 const SECRET = 'conference-secret';
-/** Fake camera and microphone, and video that may play without a click. */
-const MEDIA_ARGS = ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
 const OUT_DIR = join(repoRoot, 'test-output');
-
-type Tap = Parameters<Parameters<typeof t.test>[0]>[0];
-
-
-/** What the page reports (window.turnkitConference.peers(), see src/web/app.ts). */
-interface Cand {
-  type: string;
-  protocol: string;
-  address: string;
-  port?: number;
-  relayProtocol?: string;
-  mdns: boolean;
-}
-interface PeerSummary {
-  id: string;
-  connectionState: string;
-  candidates: Array<Cand & { side: string }>;
-  selected?: { local?: Cand; remote?: Cand; kind: string };
-  rttMs?: number;
-  bitrateInKbps?: number;
-  framesDecoded: number;
-  bytesReceived: number;
-}
-
-
-async function launchBrowser(t: Tap): Promise<Browser> {
-  const { browser, pid } = await launchChromium(t, MEDIA_ARGS);
-  t.comment(`Chromium ${browser.version()} (pid ${pid})`);
-  return browser;
-}
-
-async function open(t: Tap, browser: Browser, url: string, log: string[]): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-  t.teardown(() => within(page.close(), 5_000, 'closing a page').catch(() => undefined));
-  const name = new URL(url).search;
-  page.on('console', (m) => log.push(`${name}: ${m.text()}`));
-  page.on('pageerror', (e) => log.push(`${name}: pageerror ${e.message}`));
-  await page.goto(url, { timeout: 15_000 });
-  return page;
-}
-
-const peers = (page: Page): Promise<PeerSummary[]> =>
-  page.evaluate(() => (globalThis as unknown as { turnkitConference: { peers(): unknown } }).turnkitConference.peers()) as Promise<PeerSummary[]>;
-
-/** Waits until the page decodes video from one peer (framesDecoded > 0). */
-async function decoding(page: Page, timeoutMs = 40_000): Promise<PeerSummary> {
-  await page.waitForFunction(
-    () => (globalThis as unknown as { turnkitConference: { peers(): PeerSummary[] } }).turnkitConference.peers().some((p) => p.framesDecoded > 0 && p.selected?.local !== undefined),
-    null,
-    { timeout: timeoutMs, polling: 250 },
-  );
-  return (await peers(page))[0]!;
-}
 
 t.test('conference page through turnkit in Chromium', { skip: chromiumMissing() }, async (t) => {
   // The test runner compiles with `tsc -p .` only; the page needs its own build.

@@ -12,7 +12,7 @@
  * replaces the user name with `<now+86400>:<-u name>` (or just `<now+86400>` without `-u`) and the
  * password with base64(HMAC-SHA1(secret, user name)) — exactly turnkit's `--secret` scheme.
  * uclient starts sending after a random 1–6 s pause; it never deletes its allocations (no
- * Refresh 0 at exit), so each case gets its own server (the default per-user quota is 10).
+ * Refresh 0 at exit), so each case gets its own server.
  */
 import t from 'tap';
 import { canBindIpv6Loopback, freePortRange, startTurnkitCli, counterSum } from './lib.js';
