@@ -1,7 +1,7 @@
 /**
  * At most one log line per key per interval, for events that come in floods (refused requests, a
- * client retrying a denied peer): the metrics count every one, the log says it once and then how
- * many it left out.
+ * client retrying a denied peer): the metrics count every one, the log says it once a while and
+ * can say how many it left out in between.
  */
 
 /** Keys remembered at most; past this the memory is dropped, which costs at most one extra line per key. */
