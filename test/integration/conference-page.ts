@@ -1,5 +1,5 @@
 // The conference page (src/web/app.ts) driven in Chromium: what conference-chromium.test.ts and
-// conference-room-chromium.test.ts share.
+// test/stress/full-room-chromium.test.ts share.
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, within } from '../helpers/chromium.js';
 import type { Teardownable } from '../helpers/process.js';
@@ -58,4 +58,18 @@ export async function decoding(page: Page, timeoutMs = 40_000): Promise<PeerSumm
     { timeout: timeoutMs, polling: 250 },
   );
   return (await peers(page))[0]!;
+}
+
+/**
+ * The page's first peer once it shows a bitrate in, or as it is after `ms`. The page works the
+ * bitrate out from one stats refresh (every second) to the next, so a single read right after a
+ * refresh on a loaded machine can see no bytes yet.
+ */
+export async function withBitrate(page: Page, ms = 10_000): Promise<PeerSummary> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const p = (await peers(page))[0]!;
+    if ((p.bitrateInKbps ?? 0) > 0 || Date.now() > until) return p;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }

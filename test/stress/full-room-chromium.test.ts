@@ -6,14 +6,16 @@
  * point: with the old default of 10, this room had 18 refusals before any renewal.
  *
  * The four pages share 127.0.0.1, so the per-IP quota (a limit for many users behind one address)
- * is turned off here; the relay range is wide enough for every allocation.
+ * is turned off here; the relay range is wide enough for every allocation. Twelve video encoders
+ * and decoders take both cores: this file runs alone (test/stress), since beside another browser
+ * test it starved that one's video.
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { chromiumMissing } from '../helpers/chromium.js';
-import { counterSum, freePortRange, repoRoot, startTurnkit, type RunningServer, type Teardown } from './lib.js';
-import { launchBrowser, open, peers } from './conference-page.js';
+import { counterSum, freePortRange, repoRoot, startTurnkit, type RunningServer, type Teardown } from '../integration/lib.js';
+import { launchBrowser, open, peers } from '../integration/conference-page.js';
 
 t.setTimeout(110_000);
 
