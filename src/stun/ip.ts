@@ -83,11 +83,16 @@ export function parseIp(text: string): { family: IpFamily; bytes: Buffer } | und
   return undefined;
 }
 
+/** Whether 16 address bytes are an IPv4-mapped IPv6 address (::ffff:0:0/96, RFC 4291 §2.5.5.2). */
+export function isIPv4Mapped(bytes: Uint8Array): boolean {
+  return bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
+}
+
 /** Formats 4 or 16 address bytes as text (RFC 5952 canonical form for IPv6). */
 export function formatIp(bytes: Uint8Array): string {
   if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  // RFC 5952 §5: IPv4-mapped addresses (::ffff:0:0/96) in mixed notation, as Node reports them.
-  if (bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+  // RFC 5952 §5: IPv4-mapped addresses in mixed notation, as Node reports them.
+  if (isIPv4Mapped(bytes)) {
     return `::ffff:${formatIp(bytes.subarray(12))}`;
   }
   const groups: number[] = [];

@@ -1,4 +1,4 @@
-import { formatIp, parseIPv6 } from '../stun/ip.js';
+import { formatIp, isIPv4Mapped, parseIPv6 } from '../stun/ip.js';
 
 /**
  * The key a client address is limited under: an IPv4 address as it is, an IPv6 one by its /64.
@@ -9,7 +9,7 @@ export function sourceKey(ip: string): string {
   if (!ip.includes(':')) return ip;
   const b = parseIPv6(ip);
   if (!b) return ip;
-  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return formatIp(b.subarray(12));
+  if (isIPv4Mapped(b)) return formatIp(b.subarray(12));
   const prefix = Buffer.alloc(16);
   b.copy(prefix, 0, 0, 8);
   return `${formatIp(prefix)}/64`;

@@ -47,12 +47,12 @@ export class TcpConnectionTable {
     return this.byId.size;
   }
 
-  /** The connection with this CONNECTION-ID. */
   /** Every connection, in no particular order. */
   all(): IterableIterator<TcpConnection> {
     return this.byId.values();
   }
 
+  /** The connection with this CONNECTION-ID. */
   get(id: number): TcpConnection | undefined {
     return this.byId.get(id);
   }
