@@ -1,5 +1,24 @@
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { opaqueString, saslprep } from '../../src/stun/saslprep.js';
+import { isLCat, isRandALCat } from '../../src/stun/stringprep-bidi.js';
+
+/** Prints RFC 3454's tables D.1, D.2, C.2.1–C.9 and B.1 + C.1.2 as JSON lists of [first, last] ranges. */
+const PYTHON_TABLES = `
+import json, stringprep as s
+def ranges(f):
+    out, start = [], None
+    for cp in range(0x110000):
+        v = not 0xD800 <= cp <= 0xDFFF and f(chr(cp))
+        if v and start is None: start = cp
+        if not v and start is not None: out.append([start, cp - 1]); start = None
+    if start is not None: out.append([start, 0x10FFFF])
+    return out
+prohibited = lambda c: any(f(c) for f in (s.in_table_c21_c22, s.in_table_c3, s.in_table_c4, s.in_table_c5,
+    s.in_table_c6, s.in_table_c7, s.in_table_c8, s.in_table_c9))
+print(json.dumps({'d1': ranges(s.in_table_d1), 'd2': ranges(s.in_table_d2), 'prohibited': ranges(prohibited),
+    'mapped': ranges(lambda c: s.in_table_b1(c) or s.in_table_c12(c))}))
+`;
 
 t.test('SASLprep: the RFC 4013 §3 examples', async (t) => {
   t.equal(saslprep('I\u00adX'), 'IX', 'SOFT HYPHEN mapped to nothing');
@@ -10,8 +29,67 @@ t.test('SASLprep: the RFC 4013 §3 examples', async (t) => {
   t.equal(saslprep('\u0007'), undefined, 'prohibited character');
 });
 
-t.test('SASLprep: RFC 4013 §3 example 7 (bidirectional check)', { todo: 'saslprep.ts has no RFC 3454 §6 bidi check' }, async (t) => {
-  t.equal(saslprep('\u0627\u0031'), undefined);
+t.test('SASLprep: the bidirectional check (RFC 3454 §6, RFC 4013 §2.4)', async (t) => {
+  t.equal(saslprep('\u0627\u0031'), undefined, 'RFC 4013 §3 example 7: RandALCat first, but a digit last');
+  t.equal(saslprep('\u0031\u0627'), undefined, 'RandALCat last, but a digit first');
+  t.equal(saslprep('\u0627\u0031\u0628'), '\u0627\u0031\u0628', 'digits between right-to-left letters');
+  t.equal(saslprep('\u05e9\u05dc\u05d5\u05dd'), '\u05e9\u05dc\u05d5\u05dd', 'Hebrew only');
+  t.equal(saslprep('\u0627'), '\u0627', 'one RandALCat character is first and last');
+  t.equal(saslprep('\u0627a\u0628'), undefined, 'an LCat letter between right-to-left letters');
+  t.equal(saslprep('\u05d0\u{20000}\u05d0'), undefined, 'an LCat character outside the BMP (a CJK Extension B ideograph)');
+  t.equal(saslprep('a\u0627'), undefined, 'left-to-right, then right-to-left');
+  t.equal(saslprep('\u200f\u0627'), undefined, 'RIGHT-TO-LEFT MARK is RandALCat but prohibited (C.8, rule 1)');
+  t.equal(saslprep('a1 b'), 'a1 b', 'no RandALCat: no bidi rule applies');
+});
+
+t.test('SASLprep: prohibited code points outside the BMP and lone surrogates (RFC 3454 C.2.2–C.9)', async (t) => {
+  const prohibited: [string, string][] = [
+    ['a\u{1d173}b', 'C.2.2 MUSICAL SYMBOL BEGIN BEAM'],
+    ['\u{f0000}', 'C.3 supplementary private use area A'],
+    ['\u{10fffd}', 'C.3 supplementary private use area B'],
+    ['\u{1fffe}', 'C.4 non-character'],
+    ['\u{10ffff}', 'C.4 non-character'],
+    ['a\ud800b', 'C.5 a lone high surrogate'],
+    ['a\udc00', 'C.5 a lone low surrogate'],
+    ['a\u{e0001}', 'C.9 LANGUAGE TAG'],
+    ['a\u{e0041}', 'C.9 TAG LATIN CAPITAL LETTER A'],
+  ];
+  for (const [s, why] of prohibited) t.equal(saslprep(s), undefined, why);
+  t.equal(saslprep('a\u{10000}'), 'a\u{10000}', 'a surrogate pair is one code point, not C.5');
+  t.equal(saslprep('\u{1f600}'), '\u{1f600}', 'unassigned in Unicode 3.2: allowed in a query (RFC 4013 §2.5)');
+});
+
+// Python's standard library implements RFC 3454's tables from its own Unicode 3.2 database: an
+// independent source. Without python3 there is nothing to compare with.
+const oracle = spawnSync('python3', ['-c', PYTHON_TABLES], { encoding: 'utf8', maxBuffer: 1 << 24 });
+const oracleMissing =
+  oracle.error || oracle.status !== 0 ? `python3 with its stringprep module is not available (${oracle.error?.message ?? oracle.stderr.trim()})` : false;
+
+t.test('SASLprep: tables D.1, D.2 and C.2–C.9 agree with Python\'s stringprep module at every code point', { skip: oracleMissing }, async (t) => {
+  const tables = JSON.parse(oracle.stdout) as Record<'d1' | 'd2' | 'prohibited' | 'mapped', Array<[number, number]>>;
+  const inTable = (ranges: Array<[number, number]>) => {
+    const set = new Set<number>();
+    for (const [from, to] of ranges) for (let cp = from; cp <= to; cp++) set.add(cp);
+    return set;
+  };
+  const [d1, d2, prohibited, mapped] = [inTable(tables.d1), inTable(tables.d2), inTable(tables.prohibited), inTable(tables.mapped)];
+  t.ok(d1.has(0x0627) && d2.has(0x41) && prohibited.has(0xe0001), 'the oracle answers');
+  const wrong: Record<string, string[]> = { d1: [], d2: [], prohibited: [] };
+  let compared = 0;
+  for (let cp = 0; cp <= 0x10ffff; cp++) {
+    if (cp >= 0xd800 && cp <= 0xdfff) continue;
+    if (isRandALCat(cp) !== d1.has(cp)) wrong.d1!.push(cp.toString(16));
+    if (isLCat(cp) !== d2.has(cp)) wrong.d2!.push(cp.toString(16));
+    const ch = String.fromCodePoint(cp);
+    // Only code points SASLprep passes through unchanged test the prohibition table alone.
+    if (mapped.has(cp) || ch.normalize('NFKC') !== ch) continue;
+    compared++;
+    if ((saslprep(ch) === undefined) !== prohibited.has(cp)) wrong.prohibited!.push(cp.toString(16));
+  }
+  t.ok(compared > 1_000_000, `compared ${compared} unmapped code points`);
+  t.same(wrong.d1!.slice(0, 20), [], 'D.1 RandALCat');
+  t.same(wrong.d2!.slice(0, 20), [], 'D.2 LCat');
+  t.same(wrong.prohibited!.slice(0, 20), [], 'C.2.1–C.9 prohibited output');
 });
 
 t.test('SASLprep: the RFC 5769 §2.4 password', async (t) => {
