@@ -20,9 +20,14 @@ missing_pkgs=()
 declare -A why=()
 declare -A seen_pkg=()
 
+# A tool on the system PATH, or (a path starting with /) a file such as a header.
+present() {
+  if [[ "$1" == /* ]]; then [[ -e "$1" ]]; else PATH="$sys_path" command -v "$1" >/dev/null 2>&1; fi
+}
+
 while read -r tool pkg reason; do
   [[ -z "${tool:-}" || "$tool" == \#* ]] && continue
-  if ! PATH="$sys_path" command -v "$tool" >/dev/null 2>&1; then
+  if ! present "$tool"; then
     missing_tools+=("$tool")
     why["$tool"]="$pkg|$reason"
     if [[ -z "${seen_pkg[$pkg]:-}" ]]; then
@@ -40,7 +45,7 @@ fi
 report_missing() {
   local prefix="$1" tool
   for tool in "${missing_tools[@]}"; do
-    PATH="$sys_path" command -v "$tool" >/dev/null 2>&1 && continue
+    present "$tool" && continue
     IFS='|' read -r pkg reason <<< "${why[$tool]}"
     echo "test deps: $tool missing (Debian package $pkg): $reason will be skipped$prefix"
   done
@@ -114,7 +119,7 @@ fi
 
 still=0
 for tool in "${missing_tools[@]}"; do
-  if ! PATH="$sys_path" command -v "$tool" >/dev/null 2>&1; then
+  if ! present "$tool"; then
     IFS='|' read -r pkg reason <<< "${why[$tool]}"
     echo "test deps: $tool still missing after installing $pkg: $reason will be skipped" >&2
     still=1

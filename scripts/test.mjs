@@ -55,7 +55,7 @@ const CONFIG = {
   verbose: env.TEST_VERBOSE === '1',
   // Files under these dirs (relative to test/) run alone: they change the
   // network of the machine (namespaces, nftables) or need all the CPU.
-  serialDirs: ['lab', 'stress'],
+  serialDirs: ['lab', 'stress', 'bench'],
   // Passing files can be long (property tests); keep CI logs readable.
   maxEchoLinesPassing: 1500,
   maxEchoLinesFailing: 6000,

@@ -1,8 +1,8 @@
 // Which external tools and privileges a test can count on, and tap skip
 // options that say plainly why a test did not run.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** What a test needs from the machine: tools on PATH, and/or root (with the reason it needs root). */
@@ -29,10 +29,17 @@ export function systemPath(): string {
     .join(delimiter);
 }
 
-/** Whether `name` resolves on the system PATH (`command -v`, so shell builtins and aliases don't fool us). */
+/**
+ * Whether `name` resolves on the system PATH (`command -v`, so shell builtins and aliases don't fool
+ * us), or, for an absolute path such as a header file, whether it exists.
+ */
 export function hasTool(name: string): boolean {
   const cached = toolCache.get(name);
   if (cached !== undefined) return cached;
+  if (isAbsolute(name)) {
+    toolCache.set(name, existsSync(name));
+    return toolCache.get(name)!;
+  }
   // pass the name as $1 rather than splicing it into the script: no quoting bugs
   const r = spawnSync('sh', ['-c', 'command -v -- "$1"', 'sh', name], { stdio: 'ignore', timeout: 5000, env: { ...process.env, PATH: systemPath() } });
   const found = r.status === 0;
