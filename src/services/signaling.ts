@@ -16,10 +16,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import type http from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { WebSocketServer, type RawData, type ServerOptions, type WebSocket } from 'ws';
+import type { RawData, ServerOptions, WebSocket } from 'ws';
 import { mintRestCredential } from '../turn/credentials.js';
 import { rejectUpgrade } from './http.js';
 import { LogThrottle } from './log-throttle.js';
@@ -189,6 +190,8 @@ export function createWebClient(config: () => SignalingConfig, logger: Logger, o
     clientTracking: true,
     closeTimeout: CLOSE_TIMEOUT_MS,
   };
+  // Loaded here, not at start-up: a node without the HTTP listener does not carry ws (~7 MB RSS).
+  const { WebSocketServer } = createRequire(import.meta.url)('ws') as typeof import('ws');
   const wss = new WebSocketServer(wssOptions);
   let closing = false;
   const capLog = new LogThrottle();
